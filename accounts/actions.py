@@ -1,0 +1,45 @@
+"""State changes of accounts; pages, the API and jobs call these and nothing else."""
+
+from django.utils.translation import gettext as _
+
+from core import actions as core_actions
+
+from .models import Account, Tag
+
+
+def _tag_setter(tag_names):
+    def after_save(account):
+        if tag_names is None:
+            return []
+        before = ", ".join(sorted(t.name for t in account.tags.all()))
+        names = sorted({n.strip()[:30] for n in tag_names if n and n.strip()})
+        tags = [Tag.objects.get_or_create(name=n)[0] for n in names]
+        account.tags.set(tags)
+        after = ", ".join(names)
+        if before == after:
+            return []
+        return [{"field": "tags", "label": _("Tags"), "old": before, "new": after}]
+
+    return after_save
+
+
+def create_account(*, user, data: dict, tags=None) -> Account:
+    return core_actions.create_record(model=Account, user=user, data=data, after_save=_tag_setter(tags))
+
+
+def update_account(*, account: Account, user, data: dict, tags=None, expected_version=None) -> Account:
+    return core_actions.update_record(
+        instance=account, user=user, data=data, expected_version=expected_version, after_save=_tag_setter(tags)
+    )
+
+
+def delete_account(*, account: Account, user, expected_version=None) -> Account:
+    return core_actions.delete_record(instance=account, user=user, expected_version=expected_version)
+
+
+def restore_account(*, account: Account, user) -> Account:
+    return core_actions.restore_record(instance=account, user=user)
+
+
+def transfer_accounts(*, ids, user, new_owner, note="") -> int:
+    return core_actions.transfer_records(model=Account, ids=ids, user=user, new_owner=new_owner, note=note)

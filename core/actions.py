@@ -1,0 +1,253 @@
+"""Generic state changes shared by every domain's actions.py.
+
+Each function runs in one transaction, checks the permission point, validates the record,
+bumps its version and writes its history entry; pages, API handlers and jobs all call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import history
+from .choices import Action, HistoryAction, ShareAccess
+from .errors import DomainError, NotFoundError, PermissionDeniedError, VersionConflictError
+from .models import ChangeLog, RecordShare, TideModel
+from .permissions import can, owner_assignable
+
+
+def _is_user_model(model) -> bool:
+    from django.contrib.auth import get_user_model
+
+    return model is get_user_model()
+
+
+def check_related_visible(instance, user, fields: Iterable[str]) -> None:
+    """A user may link a record only to records he can see (an account he cannot see stays hidden)."""
+    errors = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        if not isinstance(field, models.ForeignKey):
+            continue
+        related_model = field.related_model
+        value = getattr(instance, field.attname)
+        if value is None or _is_user_model(related_model) or not issubclass(related_model, TideModel):
+            continue
+        if not related_model.objects.visible_to(user, Action.VIEW).filter(pk=value).exists():
+            errors[name] = [_("Select a valid choice. That choice is not one of the available choices.")]
+    if errors:
+        raise ValidationError(errors)
+
+
+def check_owner(instance, user, action: str) -> None:
+    if not hasattr(instance, "owner_id"):
+        return
+    try:
+        owner = instance.owner
+    except instance._meta.get_field("owner").related_model.DoesNotExist:
+        raise ValidationError({"owner": [_("Select a valid choice. That choice is not one of the available choices.")]}) from None
+    if owner is None:
+        raise ValidationError({"owner": [_("Choose an owner.")]})
+    if not owner.is_active:
+        raise ValidationError({"owner": [_("%(user)s has left the company and cannot own records.") % {"user": owner}]})
+    if not owner_assignable(user, instance.object_type, action, owner):
+        raise ValidationError({"owner": [_("You cannot assign records to %(user)s.") % {"user": owner}]})
+
+
+def _save(instance) -> None:
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise DomainError(
+            _("This record conflicts with an existing one (a unique value is already taken)."),
+            code="integrity_conflict",
+            status=409,
+        ) from exc
+
+
+def get_for(model, user, action: str, pk, *, include_deleted: bool = False, lock: bool = False):
+    """Fetch one record through the permission point; absent and forbidden look the same."""
+    manager = model.all_objects if include_deleted else model.objects
+    qs = manager.visible_to(user, action)
+    if lock:
+        qs = qs.select_for_update()
+    try:
+        return qs.get(pk=pk)
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise NotFoundError() from None
+
+
+@transaction.atomic
+def create_record(*, model, user, data: dict, after_save: Callable | None = None):
+    if not can(user, model.object_type, Action.CREATE):
+        raise PermissionDeniedError()
+    instance = model(**data)
+    if hasattr(instance, "owner_id") and instance.owner_id is None:
+        instance.owner = user
+    instance.created_by = user
+    check_owner(instance, user, Action.CREATE)
+    check_related_visible(instance, user, data.keys())
+    instance.full_clean(validate_constraints=False)
+    _save(instance)
+    extra_changes = after_save(instance) if after_save else []
+    after = history.snapshot(instance)
+    changes = [
+        {"field": k, "label": str(instance._meta.get_field(k).verbose_name), "old": "", "new": v}
+        for k, v in after.items()
+        if v
+    ]
+    history.write(instance=instance, action=HistoryAction.CREATE, actor=user, changes=changes + list(extra_changes or []))
+    return instance
+
+
+@transaction.atomic
+def update_record(*, instance, user, data: dict, expected_version: int | None = None, after_save: Callable | None = None):
+    model = type(instance)
+    current = get_for(model, user, Action.EDIT, instance.pk, lock=True)
+    if expected_version is not None and int(expected_version) != current.version:
+        raise VersionConflictError()
+    before = history.snapshot(current)
+    old_owner_id = getattr(current, "owner_id", None)
+    for key, value in data.items():
+        setattr(current, key, value)
+    if hasattr(current, "owner_id") and current.owner_id != old_owner_id:
+        if not model.objects.visible_to(user, Action.TRANSFER).filter(pk=current.pk).exists():
+            raise ValidationError({"owner": [_("You may not transfer this record.")]})
+        check_owner(current, user, Action.TRANSFER)
+    check_related_visible(current, user, [k for k in data if k != "owner"])
+    current.full_clean(validate_constraints=False)
+    current.version += 1
+    current.updated_at = timezone.now()
+    _save(current)
+    extra_changes = after_save(current) if after_save else []
+    changes = history.diff(current, before, history.snapshot(current)) + list(extra_changes or [])
+    if changes:
+        action = HistoryAction.UPDATE
+        if len(changes) == 1 and changes[0]["field"] == "owner":
+            action = HistoryAction.TRANSFER
+        history.write(instance=current, action=action, actor=user, changes=changes)
+    return current
+
+
+@transaction.atomic
+def delete_record(*, instance, user, expected_version: int | None = None):
+    current = get_for(type(instance), user, Action.DELETE, instance.pk, lock=True)
+    if expected_version is not None and int(expected_version) != current.version:
+        raise VersionConflictError()
+    current.deleted_at = timezone.now()
+    current.deleted_by = user
+    current.version += 1
+    current.save(update_fields=["deleted_at", "deleted_by", "version"])
+    history.write(instance=current, action=HistoryAction.DELETE, actor=user)
+    return current
+
+
+@transaction.atomic
+def restore_record(*, instance, user):
+    model = type(instance)
+    current = get_for(model, user, Action.DELETE, instance.pk, include_deleted=True, lock=True)
+    if current.deleted_at is None:
+        return current
+    current.deleted_at = None
+    current.deleted_by = None
+    current.version += 1
+    current.full_clean(validate_constraints=False)
+    _save(current)
+    history.write(instance=current, action=HistoryAction.RESTORE, actor=user)
+    return current
+
+
+@transaction.atomic
+def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = "") -> int:
+    """Hand records to `new_owner` in one set-based update; each gets its history entry."""
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    if not ids:
+        return 0
+    if new_owner is None or not new_owner.is_active:
+        raise ValidationError({"owner": [_("Choose an active user to receive the records.")]})
+    if not owner_assignable(user, model.object_type, Action.TRANSFER, new_owner):
+        raise ValidationError({"owner": [_("You cannot assign records to %(user)s.") % {"user": new_owner}]})
+    allowed = list(
+        model.objects.visible_to(user, Action.TRANSFER).filter(pk__in=ids).select_for_update().select_related("owner")
+    )
+    if len(allowed) != len(ids):
+        raise PermissionDeniedError(
+            _("%(count)d of the chosen records may not be transferred by you.") % {"count": len(ids) - len(allowed)}
+        )
+    moving = [r for r in allowed if r.owner_id != new_owner.pk]
+    if not moving:
+        return 0
+    now = timezone.now()
+    label = str(model._meta.get_field("owner").verbose_name)
+    entries = [
+        ChangeLog(
+            object_type=model.object_type,
+            object_id=r.pk,
+            object_repr=str(r)[:300],
+            action=HistoryAction.TRANSFER,
+            actor=user,
+            at=now,
+            changes=[{"field": "owner", "label": label, "old": str(r.owner or ""), "new": str(new_owner)}],
+            note=note[:500],
+        )
+        for r in moving
+    ]
+    moving_ids = [r.pk for r in moving]
+    for start in range(0, len(moving_ids), 500):
+        chunk = moving_ids[start : start + 500]
+        model.objects.filter(pk__in=chunk).update(
+            owner=new_owner, version=models.F("version") + 1, updated_at=now
+        )
+    ChangeLog.objects.bulk_create(entries, batch_size=1000)
+    return len(moving)
+
+
+@transaction.atomic
+def share_record(*, instance, user, member, access: str = ShareAccess.VIEW) -> RecordShare:
+    """Add a member to the record's team. Whoever may edit the record may manage its team."""
+    current = get_for(type(instance), user, Action.EDIT, instance.pk)
+    if not getattr(type(current), "shareable", False):
+        raise DomainError(_("This kind of record cannot be shared."), code="not_shareable")
+    if member is None or not member.is_active:
+        raise ValidationError({"user": [_("Choose an active user.")]})
+    if access not in ShareAccess.values:
+        raise ValidationError({"access": [_("Select a valid choice. That choice is not one of the available choices.")]})
+    share, created = RecordShare.objects.update_or_create(
+        object_type=current.object_type,
+        object_id=current.pk,
+        user=member,
+        defaults={"access": access, "created_by": user},
+    )
+    history.write(
+        instance=current,
+        action=HistoryAction.SHARE,
+        actor=user,
+        changes=[{"field": "team", "label": _("Team"), "old": "", "new": f"{member} ({ShareAccess(access).label})"}],
+    )
+    return share
+
+
+@transaction.atomic
+def unshare_record(*, instance, user, member) -> None:
+    current = get_for(type(instance), user, Action.EDIT, instance.pk)
+    deleted, _count = RecordShare.objects.filter(
+        object_type=current.object_type, object_id=current.pk, user=member
+    ).delete()
+    if deleted:
+        history.write(
+            instance=current,
+            action=HistoryAction.UNSHARE,
+            actor=user,
+            changes=[{"field": "team", "label": _("Team"), "old": str(member), "new": ""}],
+        )
+
+
+def team_of(instance):
+    return RecordShare.objects.filter(object_type=instance.object_type, object_id=instance.pk).select_related(
+        "user", "user__department"
+    )

@@ -1,0 +1,59 @@
+"""History entries: who changed which field of which record from what to what."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+from django.db import models
+from django.utils import timezone
+
+from .models import ChangeLog
+
+
+def display_value(instance, field_name: str) -> str:
+    field = instance._meta.get_field(field_name)
+    if isinstance(field, models.ForeignKey):
+        related = getattr(instance, field_name)
+        return "" if related is None else str(related)
+    value = getattr(instance, field_name)
+    if value is None:
+        return ""
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime.date | decimal.Decimal):
+        return str(value)
+    return str(value)
+
+
+def snapshot(instance) -> dict[str, str]:
+    return {name: display_value(instance, name) for name in instance.history_fields}
+
+
+def diff(instance, before: dict[str, str], after: dict[str, str]) -> list[dict]:
+    changes = []
+    for name in instance.history_fields:
+        if before.get(name, "") != after.get(name, ""):
+            label = str(instance._meta.get_field(name).verbose_name)
+            changes.append({"field": name, "label": label, "old": before.get(name, ""), "new": after.get(name, "")})
+    return changes
+
+
+def write(*, instance, action: str, actor, changes=(), note: str = "") -> ChangeLog:
+    return ChangeLog.objects.create(
+        object_type=instance.object_type,
+        object_id=instance.pk,
+        object_repr=str(instance)[:300],
+        action=action,
+        actor=actor if getattr(actor, "pk", None) else None,
+        changes=list(changes),
+        note=note[:500],
+    )
+
+
+def for_record(instance):
+    return ChangeLog.objects.filter(object_type=instance.object_type, object_id=instance.pk).select_related("actor")

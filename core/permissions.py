@@ -1,0 +1,166 @@
+"""The one permission point.
+
+Every page, API call, search, export and count asks `Model.objects.visible_to(user, action)`.
+A user's grants come from his roles: per object type, a set of actions and a data scope;
+the widest scope among his roles wins. Records shared with a user (a project team) add to
+what he may view or edit; contacts and follow-ups are also visible through the record they
+belong to.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from .choices import Action, ObjectType, Scope, ShareAccess
+
+
+class Grants:
+    """What one user may do, computed once per request from his roles."""
+
+    def __init__(self, user):
+        self.superuser = bool(user.is_superuser)
+        self._scopes: dict[tuple[str, str], int] = {}
+        if self.superuser or not user.pk:
+            return
+        from org.models import RolePermission
+
+        rows = RolePermission.objects.filter(role__users=user, role__is_active=True).values_list(
+            "object_type", "actions", "scope"
+        )
+        for object_type, actions, scope in rows:
+            for action in actions or []:
+                key = (object_type, action)
+                if scope > self._scopes.get(key, 0):
+                    self._scopes[key] = scope
+
+    def scope(self, object_type: str, action: str) -> int | None:
+        if self.superuser:
+            return Scope.ALL
+        return self._scopes.get((str(object_type), str(action)))
+
+    def can(self, object_type: str, action: str) -> bool:
+        return self.scope(object_type, action) is not None
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (object_type, action), scope in self._scopes.items():
+            out.setdefault(object_type, {})[action] = scope
+        return out
+
+
+def grants_for(user) -> Grants:
+    cached = getattr(user, "_tide_grants", None)
+    if cached is None:
+        cached = Grants(user)
+        try:
+            user._tide_grants = cached
+        except AttributeError:  # AnonymousUser is immutable enough; do not cache
+            pass
+    return cached
+
+
+def forget_grants(user) -> None:
+    if hasattr(user, "_tide_grants"):
+        del user._tide_grants
+
+
+def user_is_usable(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def can(user, object_type: str, action: str) -> bool:
+    return user_is_usable(user) and grants_for(user).can(object_type, action)
+
+
+def users_in_scope_q(user, scope: int, field: str = "owner_id") -> Q | None:
+    """Q for records whose `field` (a user id) lies within `scope` of `user`; None means everything."""
+    from org.models import User
+
+    if scope >= Scope.ALL:
+        return None
+    department = user.department if user.department_id else None
+    if scope == Scope.OWN or department is None:
+        return Q(**{field: user.pk})
+    if scope == Scope.DEPARTMENT:
+        members = User.objects.filter(department_id=department.pk).values("id")
+    else:
+        members = User.objects.filter(department__path__startswith=department.path).values("id")
+    return Q(**{f"{field}__in": members})
+
+
+def owner_assignable(user, object_type: str, action: str, owner) -> bool:
+    """May `user` make `owner` the owner of a record (create into, or transfer to, that user)?"""
+    if owner is None:
+        return False
+    scope = grants_for(user).scope(object_type, action)
+    if scope is None:
+        return False
+    if scope >= Scope.ALL:
+        return True
+    if scope == Scope.OWN or not user.department_id:
+        return owner.pk == user.pk
+    if not owner.department_id:
+        return False
+    if scope == Scope.DEPARTMENT:
+        return owner.department_id == user.department_id
+    return owner.department.path.startswith(user.department.path)
+
+
+class VisibleQuerySet(models.QuerySet):
+    """QuerySet with the permission point; models declare how scope and parents apply."""
+
+    def visibility_q(self, user, action: str = Action.VIEW) -> Q | None:
+        """None: everything; Q(pk__in=[]) style when nothing."""
+        model = self.model
+        grants = grants_for(user)
+        scope = grants.scope(model.object_type, action)
+        if scope is not None and scope >= Scope.ALL:
+            return None
+        clauses: list[Q] = []
+        if scope is not None:
+            clauses.append(model.scope_q(user, scope))
+        if action in (Action.VIEW, Action.EDIT) and getattr(model, "shareable", False):
+            from .models import RecordShare
+
+            access = [ShareAccess.VIEW, ShareAccess.EDIT] if action == Action.VIEW else [ShareAccess.EDIT]
+            shared = RecordShare.objects.filter(
+                object_type=model.object_type, user_id=user.pk, access__in=access
+            ).values("object_id")
+            clauses.append(Q(pk__in=shared))
+        if action == Action.VIEW:
+            for field in getattr(model, "permission_parents", ()):
+                parent_model = model._meta.get_field(field).related_model
+                parent_q = parent_model.objects.all().visibility_q(user, Action.VIEW)
+                if parent_q is None:
+                    if grants.can(parent_model.object_type, Action.VIEW):
+                        clauses.append(Q(**{f"{field}__isnull": False}))
+                elif parent_q != NOTHING:
+                    clauses.append(Q(**{f"{field}__in": parent_model.objects.filter(parent_q).values("id")}))
+        if not clauses:
+            return NOTHING
+        q = clauses[0]
+        for clause in clauses[1:]:
+            q |= clause
+        return q
+
+    def visible_to(self, user, action: str = Action.VIEW):
+        if not user_is_usable(user):
+            return self.none()
+        q = self.visibility_q(user, action)
+        if q is None:
+            return self
+        if q == NOTHING:
+            return self.none()
+        return self.filter(q)
+
+
+NOTHING = Q(pk__in=[])
+
+OWNED_TYPES = (
+    ObjectType.ACCOUNT,
+    ObjectType.CONTACT,
+    ObjectType.LEAD,
+    ObjectType.OPPORTUNITY,
+    ObjectType.FOLLOWUP,
+)

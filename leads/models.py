@@ -1,0 +1,74 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.choices import Industry
+from core.choices import ObjectType
+from core.models import OwnedModel
+from core.regions import regions, validate_region
+from core.validators import normalize_phone, validate_cn_phone
+
+from .choices import InvalidReason, LeadSource, LeadStatus
+
+
+class Lead(OwnedModel):
+    """A sales lead (线索). No owner means it sits in a public pool."""
+
+    object_type = ObjectType.LEAD
+    shareable = True
+    history_fields = (
+        "company", "contact_name", "title", "phone", "email", "industry", "province_code", "city_code",
+        "district_code", "address", "source", "status", "invalid_reason", "invalid_note", "owner", "notes",
+    )
+
+    company = models.CharField(_("company"), max_length=200)
+    contact_name = models.CharField(_("contact person"), max_length=60, blank=True)
+    title = models.CharField(_("job title"), max_length=60, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_cn_phone])
+    email = models.EmailField(_("email"), blank=True)
+    industry = models.CharField(_("industry"), max_length=20, choices=Industry.choices, blank=True)
+    province_code = models.CharField(_("province"), max_length=2, blank=True)
+    city_code = models.CharField(_("city"), max_length=4, blank=True)
+    district_code = models.CharField(_("district"), max_length=6, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    source = models.CharField(_("source"), max_length=20, choices=LeadSource.choices, default=LeadSource.OTHER)
+    status = models.CharField(_("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    invalid_reason = models.CharField(_("invalid reason"), max_length=20, choices=InvalidReason.choices, blank=True)
+    invalid_note = models.CharField(_("invalid note"), max_length=300, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        indexes = [
+            models.Index(
+                fields=["owner", "status", "-created_at", "-id"], name="lead_owner_status_new_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(fields=["owner", "-created_at", "-id"], name="lead_owner_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(fields=["status", "-created_at", "-id"], name="lead_status_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(fields=["-created_at", "-id"], name="lead_new_idx", condition=Q(deleted_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return self.company if not self.contact_name else f"{self.company} · {self.contact_name}"
+
+    def get_absolute_url(self):
+        return reverse("leads:detail", args=[self.pk])
+
+    @property
+    def region_label(self) -> str:
+        return regions().label(self.province_code, self.city_code, self.district_code)
+
+    def clean(self):
+        super().clean()
+        self.phone = normalize_phone(self.phone)
+        self.email = (self.email or "").strip().lower()
+        validate_region(self)
+        if self.status == LeadStatus.INVALID and not self.invalid_reason:
+            raise ValidationError({"invalid_reason": _("Say why the lead is invalid.")})
+        if self.status != LeadStatus.INVALID and self.invalid_reason:
+            self.invalid_reason = ""
+            self.invalid_note = ""

@@ -1,0 +1,67 @@
+"""Keeps the search tokens of accounts, contacts, leads and opportunities up to date (derived data)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from core.choices import ObjectType
+
+from .models import SearchEntry
+from .tokens import document
+
+
+def _account(a):
+    return document(ObjectType.ACCOUNT, names=[a.name, a.short_name], phones=[a.phone], words=[a.credit_code])
+
+
+def _contact(c):
+    return document(ObjectType.CONTACT, names=[c.name], phones=[c.mobile, c.phone], words=[c.email, c.wechat])
+
+
+def _lead(lead):
+    return document(ObjectType.LEAD, names=[lead.company, lead.contact_name], phones=[lead.phone], words=[lead.email])
+
+
+def _opportunity(o):
+    return document(ObjectType.OPPORTUNITY, names=[o.name])
+
+
+BUILDERS = {
+    ObjectType.ACCOUNT: _account,
+    ObjectType.CONTACT: _contact,
+    ObjectType.LEAD: _lead,
+    ObjectType.OPPORTUNITY: _opportunity,
+}
+
+
+def index_record(record) -> None:
+    builder = BUILDERS.get(record.object_type)
+    if builder is None:
+        return
+    if record.deleted_at is not None:
+        SearchEntry.objects.filter(object_type=record.object_type, object_id=record.pk).delete()
+        return
+    tokens = builder(record)
+    updated = SearchEntry.objects.filter(object_type=record.object_type, object_id=record.pk).update(tokens=tokens)
+    if not updated:
+        SearchEntry.objects.create(object_type=record.object_type, object_id=record.pk, tokens=tokens)
+
+
+def bulk_index(records: Iterable, batch_size: int = 5000) -> int:
+    """Index freshly created records in bulk (demo data, imports). Returns how many were indexed."""
+    batch: list[SearchEntry] = []
+    count = 0
+    with transaction.atomic():
+        for record in records:
+            builder = BUILDERS[record.object_type]
+            batch.append(SearchEntry(object_type=record.object_type, object_id=record.pk, tokens=builder(record)))
+            if len(batch) >= batch_size:
+                SearchEntry.objects.bulk_create(batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            SearchEntry.objects.bulk_create(batch)
+            count += len(batch)
+    return count
