@@ -29,8 +29,22 @@ class Account(OwnedModel):
     object_type = ObjectType.ACCOUNT
     shareable = True
     history_fields = (
-        "name", "short_name", "credit_code", "industry", "grade", "account_type", "parent", "province_code",
-        "city_code", "district_code", "address", "owner", "status", "website", "phone", "notes",
+        "name",
+        "short_name",
+        "credit_code",
+        "industry",
+        "grade",
+        "account_type",
+        "parent",
+        "province_code",
+        "city_code",
+        "district_code",
+        "address",
+        "owner",
+        "status",
+        "website",
+        "phone",
+        "notes",
     )
 
     name = models.CharField(_("name"), max_length=200)
@@ -44,7 +58,12 @@ class Account(OwnedModel):
         _("type"), max_length=20, choices=AccountType.choices, default=AccountType.END_CUSTOMER
     )
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent account"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     province_code = models.CharField(_("province"), max_length=2, blank=True)
     city_code = models.CharField(_("city"), max_length=4, blank=True)
@@ -52,7 +71,9 @@ class Account(OwnedModel):
     address = models.CharField(_("address"), max_length=300, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     website = models.URLField(_("website"), blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=AccountStatus.choices, default=AccountStatus.POTENTIAL)
+    status = models.CharField(
+        _("status"), max_length=20, choices=AccountStatus.choices, default=AccountStatus.POTENTIAL
+    )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="accounts")
     notes = models.TextField(_("notes"), blank=True)
 
@@ -60,7 +81,11 @@ class Account(OwnedModel):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         indexes = [
-            models.Index(fields=["owner", "-created_at", "-id"], name="account_owner_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="account_owner_new_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="account_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["name"], name="account_name_idx"),
             models.Index(fields=["parent"], name="account_parent_idx"),

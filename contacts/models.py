@@ -17,7 +17,18 @@ class Contact(OwnedModel):
     shareable = True
     permission_parents = ("account",)
     history_fields = (
-        "account", "name", "title", "department", "mobile", "phone", "email", "wechat", "buying_role", "attitude", "owner", "notes",
+        "account",
+        "name",
+        "title",
+        "department",
+        "mobile",
+        "phone",
+        "email",
+        "wechat",
+        "buying_role",
+        "attitude",
+        "owner",
+        "notes",
     )
 
     account = models.ForeignKey(
@@ -38,7 +49,11 @@ class Contact(OwnedModel):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         indexes = [
-            models.Index(fields=["owner", "-created_at", "-id"], name="contact_owner_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="contact_owner_new_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="contact_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["account"], name="contact_account_idx"),
         ]

@@ -49,7 +49,9 @@ def check_owner(instance, user, action: str) -> None:
     try:
         owner = instance.owner
     except instance._meta.get_field("owner").related_model.DoesNotExist:
-        raise ValidationError({"owner": [_("Select a valid choice. That choice is not one of the available choices.")]}) from None
+        raise ValidationError(
+            {"owner": [_("Select a valid choice. That choice is not one of the available choices.")]}
+        ) from None
     if owner is None:
         raise ValidationError({"owner": [_("Choose an owner.")]})
     if not owner.is_active:
@@ -101,12 +103,16 @@ def create_record(*, model, user, data: dict, after_save: Callable | None = None
         for k, v in after.items()
         if v
     ]
-    history.write(instance=instance, action=HistoryAction.CREATE, actor=user, changes=changes + list(extra_changes or []))
+    history.write(
+        instance=instance, action=HistoryAction.CREATE, actor=user, changes=changes + list(extra_changes or [])
+    )
     return instance
 
 
 @transaction.atomic
-def update_record(*, instance, user, data: dict, expected_version: int | None = None, after_save: Callable | None = None):
+def update_record(
+    *, instance, user, data: dict, expected_version: int | None = None, after_save: Callable | None = None
+):
     model = type(instance)
     current = get_for(model, user, Action.EDIT, instance.pk, lock=True)
     if expected_version is not None and int(expected_version) != current.version:
@@ -200,9 +206,7 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
     moving_ids = [r.pk for r in moving]
     for start in range(0, len(moving_ids), 500):
         chunk = moving_ids[start : start + 500]
-        model.objects.filter(pk__in=chunk).update(
-            owner=new_owner, version=models.F("version") + 1, updated_at=now
-        )
+        model.objects.filter(pk__in=chunk).update(owner=new_owner, version=models.F("version") + 1, updated_at=now)
     ChangeLog.objects.bulk_create(entries, batch_size=1000)
     return len(moving)
 
@@ -216,7 +220,9 @@ def share_record(*, instance, user, member, access: str = ShareAccess.VIEW) -> R
     if member is None or not member.is_active:
         raise ValidationError({"user": [_("Choose an active user.")]})
     if access not in ShareAccess.values:
-        raise ValidationError({"access": [_("Select a valid choice. That choice is not one of the available choices.")]})
+        raise ValidationError(
+            {"access": [_("Select a valid choice. That choice is not one of the available choices.")]}
+        )
     share, created = RecordShare.objects.update_or_create(
         object_type=current.object_type,
         object_id=current.pk,

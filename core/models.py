@@ -116,7 +116,9 @@ class RecordShare(models.Model):
 
     object_type = models.CharField(_("object type"), max_length=20, choices=ObjectType.choices)
     object_id = models.BigIntegerField(_("object id"))
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("member"), on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("member"), on_delete=models.CASCADE, related_name="shares"
+    )
     access = models.CharField(_("access"), max_length=10, choices=ShareAccess.choices, default=ShareAccess.VIEW)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
@@ -144,9 +146,7 @@ class SavedView(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(fields=["user", "object_type", "name"], name="savedview_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "object_type", "name"], name="savedview_unique_name")]
 
 
 def hash_token(raw: str) -> str:

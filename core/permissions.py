@@ -9,6 +9,8 @@ belong to.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import models
 from django.db.models import Q
 
@@ -53,10 +55,8 @@ def grants_for(user) -> Grants:
     cached = getattr(user, "_tide_grants", None)
     if cached is None:
         cached = Grants(user)
-        try:
+        with contextlib.suppress(AttributeError):  # AnonymousUser: nothing to cache on
             user._tide_grants = cached
-        except AttributeError:  # AnonymousUser is immutable enough; do not cache
-            pass
     return cached
 
 

@@ -38,7 +38,11 @@ class Regions:
         parts = []
         for code in (province, city, district):
             name = self.names.get(code or "")
-            if name and name not in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划") and name not in parts:
+            if (
+                name
+                and name not in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
+                and name not in parts
+            ):
                 parts.append(name)
         return " ".join(parts)
 

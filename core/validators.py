@@ -26,7 +26,9 @@ def validate_credit_code(value: str) -> None:
             code="credit_code_charset",
         )
     if uscc_check_char(code[:17]) != code[17]:
-        raise ValidationError(_("The check digit of this unified social credit code is wrong."), code="credit_code_check")
+        raise ValidationError(
+            _("The check digit of this unified social credit code is wrong."), code="credit_code_check"
+        )
 
 
 def parse_cn_phone(value: str) -> phonenumbers.PhoneNumber | None:

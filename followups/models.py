@@ -21,16 +21,30 @@ class FollowUp(OwnedModel):
 
     kind = models.CharField(_("type"), max_length=20, choices=FollowUpType.choices, default=FollowUpType.CALL)
     account = models.ForeignKey(
-        "accounts.Account", verbose_name=_("account"), null=True, blank=True, on_delete=models.PROTECT, related_name="followups"
+        "accounts.Account",
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="followups",
     )
     contact = models.ForeignKey(
-        "contacts.Contact", verbose_name=_("contact"), null=True, blank=True, on_delete=models.PROTECT, related_name="followups"
+        "contacts.Contact",
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="followups",
     )
     lead = models.ForeignKey(
         "leads.Lead", verbose_name=_("lead"), null=True, blank=True, on_delete=models.PROTECT, related_name="followups"
     )
     opportunity = models.ForeignKey(
-        "opportunities.Opportunity", verbose_name=_("opportunity"), null=True, blank=True, on_delete=models.PROTECT,
+        "opportunities.Opportunity",
+        verbose_name=_("opportunity"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="followups",
     )
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
@@ -46,7 +60,11 @@ class FollowUp(OwnedModel):
             models.Index(fields=["contact", "-occurred_at"], name="followup_contact_idx"),
             models.Index(fields=["lead", "-occurred_at"], name="followup_lead_idx"),
             models.Index(fields=["opportunity", "-occurred_at"], name="followup_opp_idx"),
-            models.Index(fields=["owner", "-created_at", "-id"], name="followup_owner_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["owner", "-created_at", "-id"],
+                name="followup_owner_new_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="followup_new_idx", condition=Q(deleted_at__isnull=True)),
         ]
 
@@ -79,5 +97,9 @@ class FollowUp(OwnedModel):
                 self.account_id = self.contact.account_id
             elif self.opportunity_id:
                 self.account_id = self.opportunity.account_id
-        if self.next_follow_up_on and self.occurred_at and self.next_follow_up_on < timezone.localdate(self.occurred_at):
+        if (
+            self.next_follow_up_on
+            and self.occurred_at
+            and self.next_follow_up_on < timezone.localdate(self.occurred_at)
+        ):
             raise ValidationError({"next_follow_up_on": _("The next follow-up cannot be before this one.")})

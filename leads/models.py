@@ -19,8 +19,22 @@ class Lead(OwnedModel):
     object_type = ObjectType.LEAD
     shareable = True
     history_fields = (
-        "company", "contact_name", "title", "phone", "email", "industry", "province_code", "city_code",
-        "district_code", "address", "source", "status", "invalid_reason", "invalid_note", "owner", "notes",
+        "company",
+        "contact_name",
+        "title",
+        "phone",
+        "email",
+        "industry",
+        "province_code",
+        "city_code",
+        "district_code",
+        "address",
+        "source",
+        "status",
+        "invalid_reason",
+        "invalid_note",
+        "owner",
+        "notes",
     )
 
     company = models.CharField(_("company"), max_length=200)
@@ -44,11 +58,18 @@ class Lead(OwnedModel):
         verbose_name_plural = _("leads")
         indexes = [
             models.Index(
-                fields=["owner", "status", "-created_at", "-id"], name="lead_owner_status_new_idx",
+                fields=["owner", "status", "-created_at", "-id"],
+                name="lead_owner_status_new_idx",
                 condition=Q(deleted_at__isnull=True),
             ),
-            models.Index(fields=["owner", "-created_at", "-id"], name="lead_owner_new_idx", condition=Q(deleted_at__isnull=True)),
-            models.Index(fields=["status", "-created_at", "-id"], name="lead_status_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["owner", "-created_at", "-id"], name="lead_owner_new_idx", condition=Q(deleted_at__isnull=True)
+            ),
+            models.Index(
+                fields=["status", "-created_at", "-id"],
+                name="lead_status_new_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="lead_new_idx", condition=Q(deleted_at__isnull=True)),
         ]
 

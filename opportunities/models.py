@@ -19,7 +19,9 @@ class Stage(models.Model):
         _("win probability (%)"), validators=[MinValueValidator(0), MaxValueValidator(100)]
     )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
-    status = models.CharField(_("closes as"), max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN)
+    status = models.CharField(
+        _("closes as"), max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.OPEN
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -37,14 +39,28 @@ class Opportunity(OwnedModel):
     object_type = ObjectType.OPPORTUNITY
     shareable = True
     history_fields = (
-        "account", "name", "amount", "expected_close_date", "stage", "status", "owner", "contact", "lost_reason", "notes",
+        "account",
+        "name",
+        "amount",
+        "expected_close_date",
+        "stage",
+        "status",
+        "owner",
+        "contact",
+        "lost_reason",
+        "notes",
     )
 
     account = models.ForeignKey(
         "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="opportunities"
     )
     contact = models.ForeignKey(
-        "contacts.Contact", verbose_name=_("key contact"), null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities"
+        "contacts.Contact",
+        verbose_name=_("key contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="opportunities",
     )
     name = models.CharField(_("name"), max_length=200)
     amount = models.DecimalField(
@@ -63,7 +79,11 @@ class Opportunity(OwnedModel):
         verbose_name = _("opportunity")
         verbose_name_plural = _("opportunities")
         indexes = [
-            models.Index(fields=["owner", "status", "-created_at", "-id"], name="opp_owner_status_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["owner", "status", "-created_at", "-id"],
+                name="opp_owner_status_new_idx",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["-created_at", "-id"], name="opp_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["account"], name="opp_account_idx"),
         ]

@@ -36,30 +36,45 @@ def _fix_path(department: Department) -> None:
 
 @transaction.atomic
 def create_department(*, user, data: dict) -> Department:
-    department = core_actions.create_record(model=Department, user=user, data=data, after_save=lambda d: _fix_path(d) or [])
+    department = core_actions.create_record(
+        model=Department, user=user, data=data, after_save=lambda d: _fix_path(d) or []
+    )
     return department
 
 
 @transaction.atomic
 def update_department(*, department: Department, user, data: dict, expected_version=None) -> Department:
     return core_actions.update_record(
-        instance=department, user=user, data=data, expected_version=expected_version,
+        instance=department,
+        user=user,
+        data=data,
+        expected_version=expected_version,
         after_save=lambda d: _fix_path(d) or [],
     )
 
 
 @transaction.atomic
 def delete_department(*, department: Department, user, expected_version=None) -> Department:
-    if department.members.filter(is_active=True).exists() or department.children.filter(deleted_at__isnull=True).exists():
-        raise ValidationError(_("Move the active members and sub-departments elsewhere before deleting this department."))
+    if (
+        department.members.filter(is_active=True).exists()
+        or department.children.filter(deleted_at__isnull=True).exists()
+    ):
+        raise ValidationError(
+            _("Move the active members and sub-departments elsewhere before deleting this department.")
+        )
     return core_actions.delete_record(instance=department, user=user, expected_version=expected_version)
 
 
 def _check_user_scope(actor, target_department, action: str) -> None:
     if not can(actor, ObjectType.USER, action):
         raise PermissionDeniedError()
-    if target_department is not None and not Department.objects.visible_to(actor, Action.VIEW).filter(pk=target_department.pk).exists():
-        raise ValidationError({"department": [_("Select a valid choice. That choice is not one of the available choices.")]})
+    if (
+        target_department is not None
+        and not Department.objects.visible_to(actor, Action.VIEW).filter(pk=target_department.pk).exists()
+    ):
+        raise ValidationError(
+            {"department": [_("Select a valid choice. That choice is not one of the available choices.")]}
+        )
 
 
 @transaction.atomic
@@ -74,10 +89,16 @@ def create_user(*, user, data: dict, roles=None, password: str | None = None) ->
     core_actions._save(new)
     if roles is not None:
         new.roles.set(roles)
-    history.write(instance=new, action=HistoryAction.CREATE, actor=user, changes=[
-        {"field": k, "label": str(User._meta.get_field(k).verbose_name), "old": "", "new": v}
-        for k, v in history.snapshot(new).items() if v
-    ])
+    history.write(
+        instance=new,
+        action=HistoryAction.CREATE,
+        actor=user,
+        changes=[
+            {"field": k, "label": str(User._meta.get_field(k).verbose_name), "old": "", "new": v}
+            for k, v in history.snapshot(new).items()
+            if v
+        ],
+    )
     return new
 
 
@@ -148,16 +169,24 @@ def deactivate_user(*, target: User, user, hand_over_to: User | None = None) -> 
     from core.models import ApiToken
 
     ApiToken.objects.filter(user=current, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=[
-        {"field": "is_active", "label": str(User._meta.get_field("is_active").verbose_name), "old": "✓", "new": "✗"}
-    ], note=_("Departed"))
+    history.write(
+        instance=current,
+        action=HistoryAction.UPDATE,
+        actor=user,
+        changes=[
+            {"field": "is_active", "label": str(User._meta.get_field("is_active").verbose_name), "old": "✓", "new": "✗"}
+        ],
+        note=_("Departed"),
+    )
     return moved
 
 
 @transaction.atomic
-def save_role(*, user, data: dict, permissions: dict[str, tuple[list[str], int]], role: Role | None = None,
-              expected_version=None) -> Role:
+def save_role(
+    *, user, data: dict, permissions: dict[str, tuple[list[str], int]], role: Role | None = None, expected_version=None
+) -> Role:
     """Create or change a role with its grants: {object_type: (actions, scope)}."""
+
     def set_permissions(r):
         before = {p.object_type: (sorted(p.actions), p.scope) for p in r.permissions.all()}
         r.permissions.all().delete()

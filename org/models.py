@@ -22,9 +22,16 @@ class Department(TideModel):
     history_fields = ("name", "code", "parent", "head", "sort_order", "is_active")
 
     name = models.CharField(_("name"), max_length=100)
-    code = models.CharField(_("code"), max_length=50, blank=True, help_text=_("Code in the HR system, unique when set."))
+    code = models.CharField(
+        _("code"), max_length=50, blank=True, help_text=_("Code in the HR system, unique when set.")
+    )
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent department"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     head = models.ForeignKey(
         "org.User", verbose_name=_("head"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -60,7 +67,9 @@ class Department(TideModel):
         if self.parent_id and self.pk:
             parent = Department.all_objects.get(pk=self.parent_id)
             if parent.pk == self.pk or (self.path and parent.path.startswith(self.path)):
-                raise ValidationError({"parent": _("A department cannot be placed under itself or one of its sub-departments.")})
+                raise ValidationError(
+                    {"parent": _("A department cannot be placed under itself or one of its sub-departments.")}
+                )
 
     def compute_path(self) -> str:
         prefix = self.parent.path if self.parent_id else "/"
@@ -92,7 +101,12 @@ class User(AbstractUser):
     mobile = models.CharField(_("mobile"), max_length=32, blank=True, validators=[validate_cn_phone])
     title = models.CharField(_("job title"), max_length=60, blank=True)
     department = models.ForeignKey(
-        Department, verbose_name=_("department"), null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
     )
     manager = models.ForeignKey(
         "self", verbose_name=_("manager"), null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
@@ -110,7 +124,9 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [
-            models.UniqueConstraint(fields=["employee_no"], condition=~Q(employee_no=""), name="user_unique_employee_no"),
+            models.UniqueConstraint(
+                fields=["employee_no"], condition=~Q(employee_no=""), name="user_unique_employee_no"
+            ),
         ]
 
     def __str__(self):

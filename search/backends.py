@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from .tokens import query_terms, type_token
 
@@ -27,8 +28,7 @@ SQLITE_TEARDOWN = [
     "DROP TABLE IF EXISTS search_fts",
 ]
 POSTGRES_SETUP = [
-    "CREATE INDEX IF NOT EXISTS search_entry_tsv_idx ON search_searchentry "
-    "USING gin (to_tsvector('simple', tokens))",
+    "CREATE INDEX IF NOT EXISTS search_entry_tsv_idx ON search_searchentry USING gin (to_tsvector('simple', tokens))",
 ]
 POSTGRES_TEARDOWN = ["DROP INDEX IF EXISTS search_entry_tsv_idx"]
 
@@ -54,13 +54,22 @@ def candidate_ids_sql(object_type: str, query: str) -> tuple[str, list] | None:
     if not words:
         return None
     if connection.vendor == "sqlite":
+        # Only a constant is concatenated; the query text is a bound parameter.
         sql = (
-            "SELECT e.object_id FROM search_searchentry e WHERE e.id IN "
+            "SELECT e.object_id FROM search_searchentry e WHERE e.id IN "  # noqa: S608
             "(SELECT rowid FROM search_fts WHERE search_fts MATCH %s) LIMIT " + str(CANDIDATE_LIMIT)
         )
         return sql, [_fts5_query(object_type, words)]
     sql = (
-        "SELECT e.object_id FROM search_searchentry e WHERE e.object_type = %s AND "
+        "SELECT e.object_id FROM search_searchentry e WHERE e.object_type = %s AND "  # noqa: S608
         "to_tsvector('simple', e.tokens) @@ to_tsquery('simple', %s) LIMIT " + str(CANDIDATE_LIMIT)
     )
     return sql, [object_type, _tsquery(object_type, words)]
+
+
+def filter_matching(qs, query: str):
+    """Narrow `qs` to records whose search tokens match `query` (unchanged when the query has no words)."""
+    candidates = candidate_ids_sql(qs.model.object_type, query)
+    if candidates is None:
+        return qs
+    return qs.filter(pk__in=RawSQL(*candidates))  # noqa: S611 - SQL is ours, the query is a bound parameter

@@ -11,6 +11,4 @@ class SearchEntry(models.Model):
     tokens = models.TextField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["object_type", "object_id"], name="searchentry_unique_object")
-        ]
+        constraints = [models.UniqueConstraint(fields=["object_type", "object_id"], name="searchentry_unique_object")]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models.expressions import RawSQL
-
 from core.choices import Action, ObjectType
 
-from .backends import candidate_ids_sql
+from .backends import filter_matching
+from .tokens import query_terms
 
 
 @dataclass
@@ -54,16 +53,13 @@ def _models():
 
 def search(user, query: str, *, types=None, limit: int = 10) -> SearchResults:
     results = SearchResults(query=query)
+    if not query_terms(query):
+        return results
     for object_type, (model, related, describe) in _models().items():
         if types and object_type not in types:
             continue
-        candidates = candidate_ids_sql(object_type, query)
-        if candidates is None:
-            continue
-        sql, params = candidates
         qs = (
-            model.objects.visible_to(user, Action.VIEW)
-            .filter(pk__in=RawSQL(sql, params))
+            filter_matching(model.objects.visible_to(user, Action.VIEW), query)
             .select_related(*related)
             .order_by("-updated_at", "-id")[:limit]
         )

@@ -1,6 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from .api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("", include("core.urls")),
+    path("org/", include("org.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("contacts/", include("contacts.urls")),
+    path("leads/", include("leads.urls")),
+    path("opportunities/", include("opportunities.urls")),
+    path("followups/", include("followups.urls")),
+    path("search/", include("search.urls")),
 ]

@@ -1,0 +1,383 @@
+"""Shared Open API machinery: bearer tokens, one error shape, keyset lists, ETag/If-Match and
+Idempotency-Key handling, and a CRUD router builder that every domain's api.py uses."""
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, django_auth
+
+from . import actions as core_actions
+from .choices import Action
+from .errors import DomainError, validation_error_fields
+from .keyset import keyset_page, parse_ordering
+from .models import ApiToken, IdempotencyRecord
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request, token):
+        api_token = ApiToken.authenticate(token)
+        if api_token is None:
+            return None
+        request.user = api_token.user
+        return api_token.user
+
+
+AUTH = [TokenAuth(), django_auth]
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    errors: dict[str, list[str]] = {}
+
+
+def error_response(api, request, status: int, code: str, message, errors=None):
+    return api.create_response(request, {"code": code, "message": str(message), "errors": errors or {}}, status=status)
+
+
+PYDANTIC_MESSAGES = {
+    "missing": lambda: _("This field is required."),
+    "string_too_long": lambda: _("Ensure this value is not too long."),
+    "int_parsing": lambda: _("Enter a whole number."),
+    "int_type": lambda: _("Enter a whole number."),
+    "decimal_parsing": lambda: _("Enter a number."),
+    "decimal_type": lambda: _("Enter a number."),
+    "date_from_datetime_parsing": lambda: _("Enter a valid date (YYYY-MM-DD)."),
+    "date_parsing": lambda: _("Enter a valid date (YYYY-MM-DD)."),
+    "date_type": lambda: _("Enter a valid date (YYYY-MM-DD)."),
+    "datetime_parsing": lambda: _("Enter a valid date and time (ISO 8601)."),
+    "datetime_from_date_parsing": lambda: _("Enter a valid date and time (ISO 8601)."),
+    "enum": lambda: _("Select a valid choice."),
+    "literal_error": lambda: _("Select a valid choice."),
+    "string_type": lambda: _("Enter text."),
+    "bool_parsing": lambda: _("Enter true or false."),
+    "list_type": lambda: _("Enter a list."),
+    "json_invalid": lambda: _("The request body is not valid JSON."),
+    "model_attributes_type": lambda: _("The request body must be a JSON object."),
+    "dict_type": lambda: _("The request body must be a JSON object."),
+}
+
+
+def _pydantic_errors(exc: NinjaValidationError) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query", "path", "filters")]
+        name = ".".join(loc) or "__all__"
+        make = PYDANTIC_MESSAGES.get(error.get("type", ""))
+        message = make() if make else error.get("msg", _("Enter a valid value."))
+        if error.get("type") == "greater_than_equal" or error.get("type") == "less_than_equal":
+            message = _("Enter a value within the allowed range.")
+        fields.setdefault(name, []).append(str(message))
+    return fields
+
+
+def install_error_handlers(api) -> None:
+    @api.exception_handler(DomainError)
+    def domain_error(request, exc: DomainError):
+        errors = {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in exc.fields.items()}
+        return error_response(api, request, exc.status, exc.code, exc.message, errors)
+
+    @api.exception_handler(ValidationError)
+    def django_validation_error(request, exc: ValidationError):
+        return error_response(
+            api, request, 422, "validation_error", _("Please correct the errors below."), validation_error_fields(exc)
+        )
+
+    @api.exception_handler(NinjaValidationError)
+    def schema_validation_error(request, exc: NinjaValidationError):
+        return error_response(
+            api, request, 422, "validation_error", _("Please correct the errors below."), _pydantic_errors(exc)
+        )
+
+    @api.exception_handler(AuthenticationError)
+    def unauthorized(request, exc):
+        return error_response(
+            api, request, 401, "unauthorized", _("Send a valid API token: Authorization: Bearer <token>.")
+        )
+
+    @api.exception_handler(Http404)
+    def not_found(request, exc):
+        return error_response(api, request, 404, "not_found", _("Not found, or you may not see it."))
+
+    @api.exception_handler(HttpError)
+    def http_error(request, exc: HttpError):
+        return error_response(api, request, exc.status_code, "error", str(exc))
+
+
+# --- list, ETag and idempotency helpers -------------------------------------------------------
+
+
+class ListParams(Schema):
+    limit: int = Field(50, ge=1, le=200, description="Page size, 1–200.")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    ordering: str | None = Field(None, description="Sort field, `-` for descending, e.g. `-created_at`.")
+
+
+def list_page(qs, params: ListParams, allowed_orderings: dict[str, str], default: str = "-created_at"):
+    field, descending = parse_ordering(params.ordering, allowed_orderings, default)
+    rows, next_cursor = keyset_page(qs, field=field, descending=descending, cursor=params.cursor, limit=params.limit)
+    return {"results": rows, "next_cursor": next_cursor}
+
+
+def etag_for(instance) -> str:
+    return f'"{instance.version}"'
+
+
+def expected_version(request: HttpRequest) -> int | None:
+    """The version the client last saw, from If-Match (an ETag we issued); None when not sent."""
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({"If-Match": [_("If-Match must be an ETag returned by this API.")]}) from None
+
+
+def idempotent_create(request: HttpRequest, create, serialize) -> tuple[int, Any]:
+    """Run `create` once per Idempotency-Key: a retry with the same key and body replays the answer."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return 201, serialize(create())  # (status, body), wrapped in Status by the caller
+    if len(key) > 255:
+        raise ValidationError({"Idempotency-Key": [_("Use at most 255 characters.")]})
+    user = request.user
+    body_hash = hashlib.sha256(request.body or b"").hexdigest()
+    endpoint = request.path
+
+    def replay(record: IdempotencyRecord):
+        if record.endpoint != endpoint or record.request_hash != body_hash:
+            raise DomainError(
+                _("This Idempotency-Key was already used for a different request."),
+                code="idempotency_key_reused",
+                status=422,
+            )
+        request.idempotent_replay = True
+        return record.status_code, record.response
+
+    existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    if existing:
+        return replay(existing)
+    try:
+        with transaction.atomic():
+            body = json.loads(json.dumps(serialize(create()), default=str))
+            IdempotencyRecord.objects.create(
+                user=user, key=key, endpoint=endpoint, request_hash=body_hash, status_code=201, response=body
+            )
+    except IntegrityError:
+        existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if existing is None:
+            raise
+        return replay(existing)
+    return 201, body
+
+
+class TransferIn(Schema):
+    ids: list[int] = Field(..., min_length=1, max_length=10000)
+    owner_id: int
+    note: str = Field("", max_length=500)
+
+
+class TransferOut(Schema):
+    transferred: int
+
+
+class ShareIn(Schema):
+    user_id: int
+    access: str = Field("view", description="`view` or `edit`.")
+
+
+class ShareOut(Schema):
+    user_id: int
+    user_name: str
+    access: str
+
+
+def build_crud_router(
+    *,
+    model,
+    out_schema,
+    create_schema,
+    update_schema,
+    filter_schema,
+    create,
+    update,
+    delete,
+    transfer=None,
+    orderings: dict[str, str],
+    select_related=(),
+    prefetch_related=(),
+    tags: list[str],
+) -> Router:
+    """List / get / create / update / delete (and transfer / team) endpoints for one object type.
+
+    The handlers only translate HTTP to the domain's actions; the actions hold every rule.
+    """
+    router = Router(tags=tags)
+    object_type = model.object_type
+
+    class PageOut(Schema):
+        results: list[out_schema]
+        next_cursor: str | None = None
+
+    PageOut.__name__ = f"{model.__name__}Page"
+
+    def visible(request, action=Action.VIEW):
+        qs = model.objects.visible_to(request.user, action)
+        if select_related:
+            qs = qs.select_related(*select_related)
+        if prefetch_related:
+            qs = qs.prefetch_related(*prefetch_related)
+        return qs
+
+    @router.get("/", response=PageOut, summary=f"List {model._meta.verbose_name_plural}")
+    def list_records(request, params: Query[ListParams], filters: Query[filter_schema]):
+        qs = filters.apply(visible(request)) if hasattr(filters, "apply") else filters.filter(visible(request))
+        return list_page(qs, params, orderings)
+
+    @router.get(
+        "/{int:record_id}", response={200: out_schema, 404: ErrorOut}, summary=f"Get one {model._meta.verbose_name}"
+    )
+    def get_record(request, record_id: int, response: HttpResponse):
+        instance = core_actions.get_for(model, request.user, Action.VIEW, record_id)
+        instance = visible(request).get(pk=instance.pk)
+        response["ETag"] = etag_for(instance)
+        return instance
+
+    @router.post(
+        "/",
+        response={201: out_schema, 403: ErrorOut, 422: ErrorOut},
+        summary=f"Create a {model._meta.verbose_name}",
+        description="Send an `Idempotency-Key` header to make retries safe: the same key and body never create twice.",
+    )
+    def create_record(request, payload: create_schema, response: HttpResponse):
+        def do_create():
+            instance = create(user=request.user, payload=payload)
+            return visible(request).get(pk=instance.pk)
+
+        status, body = idempotent_create(request, do_create, lambda i: out_schema.from_orm(i).model_dump(mode="json"))
+        if getattr(request, "idempotent_replay", False):
+            response["Idempotent-Replayed"] = "true"
+        response["ETag"] = f'"{body.get("version", "")}"'
+        return Status(status, body)
+
+    @router.patch(
+        "/{int:record_id}",
+        response={200: out_schema, 404: ErrorOut, 412: ErrorOut, 422: ErrorOut},
+        summary=f"Change a {model._meta.verbose_name}",
+        description="Send `If-Match` with the ETag you read; a record changed since then answers 412.",
+    )
+    def update_record(request, record_id: int, payload: update_schema, response: HttpResponse):
+        instance = core_actions.get_for(model, request.user, Action.EDIT, record_id)
+        instance = update(
+            instance=instance, user=request.user, payload=payload, expected_version=expected_version(request)
+        )
+        instance = visible(request).get(pk=instance.pk)
+        response["ETag"] = etag_for(instance)
+        return instance
+
+    @router.delete(
+        "/{int:record_id}",
+        response={204: None, 404: ErrorOut, 412: ErrorOut},
+        summary=f"Delete a {model._meta.verbose_name} (to the recycle bin)",
+    )
+    def delete_record(request, record_id: int):
+        instance = core_actions.get_for(model, request.user, Action.DELETE, record_id)
+        delete(instance=instance, user=request.user, expected_version=expected_version(request))
+        return Status(204, None)
+
+    if transfer is not None:
+
+        @router.post(
+            "/transfer",
+            response={200: TransferOut, 403: ErrorOut, 422: ErrorOut},
+            summary=f"Transfer {model._meta.verbose_name_plural} to another owner",
+        )
+        def transfer_records(request, payload: TransferIn):
+            from org.models import User
+
+            new_owner = User.objects.filter(pk=payload.owner_id).first()
+            if new_owner is None:
+                raise ValidationError(
+                    {"owner_id": [_("Select a valid choice. That choice is not one of the available choices.")]}
+                )
+            count = transfer(ids=payload.ids, user=request.user, new_owner=new_owner, note=payload.note)
+            return {"transferred": count}
+
+    if getattr(model, "shareable", False):
+
+        @router.get("/{int:record_id}/team", response=list[ShareOut], summary="List the record's team")
+        def list_team(request, record_id: int):
+            instance = core_actions.get_for(model, request.user, Action.VIEW, record_id)
+            return [
+                {"user_id": s.user_id, "user_name": str(s.user), "access": s.access}
+                for s in core_actions.team_of(instance)
+            ]
+
+        @router.post(
+            "/{int:record_id}/team",
+            response={200: ShareOut, 404: ErrorOut, 422: ErrorOut},
+            summary="Add or change a team member",
+        )
+        def add_team_member(request, record_id: int, payload: ShareIn):
+            from org.models import User
+
+            instance = core_actions.get_for(model, request.user, Action.EDIT, record_id)
+            member = User.objects.filter(pk=payload.user_id).first()
+            share = core_actions.share_record(
+                instance=instance, user=request.user, member=member, access=payload.access
+            )
+            return {"user_id": share.user_id, "user_name": str(share.user), "access": share.access}
+
+        @router.delete(
+            "/{int:record_id}/team/{int:user_id}", response={204: None, 404: ErrorOut}, summary="Remove a team member"
+        )
+        def remove_team_member(request, record_id: int, user_id: int):
+            from org.models import User
+
+            instance = core_actions.get_for(model, request.user, Action.EDIT, record_id)
+            member = User.objects.filter(pk=user_id).first()
+            if member is not None:
+                core_actions.unshare_record(instance=instance, user=request.user, member=member)
+            return Status(204, None)
+
+    router.object_type = object_type
+    return router
+
+
+def payload_data(model, payload, *, exclude=(), partial: bool = False) -> dict:
+    """Schema payload → model field values; null for a text field means empty text."""
+    raw = payload.model_dump(exclude_unset=partial, exclude=set(exclude))
+    data = {}
+    for key, value in raw.items():
+        field = model._meta.get_field(key)
+        if value is None and not field.null:
+            value = (
+                ""
+                if field.get_internal_type() in ("CharField", "TextField", "EmailField", "URLField", "SlugField")
+                else value
+            )
+        data[key] = value
+    return data
+
+
+class OwnedOut(Schema):
+    id: int
+    owner_id: int | None = None
+    owner_name: str = ""
+    created_at: Any
+    updated_at: Any
+    version: int
+
+    @staticmethod
+    def resolve_owner_name(obj):
+        return str(obj.owner) if obj.owner_id else ""

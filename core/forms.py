@@ -1,0 +1,48 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .choices import Action
+from .widgets import AutocompleteSelect, DateInput, DateTimeInput
+
+
+class TideModelForm(forms.ModelForm):
+    """ModelForm that knows the user: owner choices and linked records follow the permission point."""
+
+    autocomplete_fields: dict[str, str] = {}  # field → object type
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        for name, field in self.fields.items():
+            widget = field.widget
+            if isinstance(widget, forms.DateInput) and not isinstance(widget, DateInput):
+                field.widget = DateInput(attrs=widget.attrs)
+            if isinstance(widget, forms.DateTimeInput) and not isinstance(widget, DateTimeInput):
+                field.widget = DateTimeInput(attrs=widget.attrs)
+                field.input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+            if name in self.autocomplete_fields:
+                related = field.queryset.model
+                field.queryset = related.objects.visible_to(user, Action.VIEW)
+                field.widget = AutocompleteSelect(self.autocomplete_fields[name])
+                field.widget.model = related
+        if "owner" in self.fields and user is not None:
+            from .views import assignable_users
+
+            action = Action.CREATE if self.instance.pk is None else Action.TRANSFER
+            owners = assignable_users(user, self._meta.model.object_type, action)
+            if self.instance.pk and self.instance.owner_id:
+                owners = owners | type(owners.first() or user).objects.filter(pk=self.instance.owner_id)
+            self.fields["owner"].queryset = owners.distinct()
+            self.fields["owner"].required = False
+            self.fields["owner"].help_text = _("Leave empty to own it yourself.") if self.instance.pk is None else ""
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select | forms.SelectMultiple) else "form-control"
+            if isinstance(field.widget, forms.CheckboxInput):
+                css = "form-check-input"
+            field.widget.attrs.setdefault("class", css)
+
+    def clean_owner(self):
+        owner = self.cleaned_data.get("owner")
+        if owner is None and self.instance.pk:
+            return self.instance.owner
+        return owner

@@ -1,0 +1,27 @@
+"""Which model and which pages belong to each object type."""
+
+from .choices import ObjectType
+
+URL_NAMESPACES = {
+    ObjectType.ACCOUNT: "accounts",
+    ObjectType.CONTACT: "contacts",
+    ObjectType.LEAD: "leads",
+    ObjectType.OPPORTUNITY: "opportunities",
+    ObjectType.FOLLOWUP: "followups",
+}
+
+
+def owned_models() -> dict:
+    from accounts.models import Account
+    from contacts.models import Contact
+    from followups.models import FollowUp
+    from leads.models import Lead
+    from opportunities.models import Opportunity
+
+    return {
+        ObjectType.ACCOUNT: Account,
+        ObjectType.CONTACT: Contact,
+        ObjectType.LEAD: Lead,
+        ObjectType.OPPORTUNITY: Opportunity,
+        ObjectType.FOLLOWUP: FollowUp,
+    }

@@ -1,0 +1,13 @@
+from core.views import object_urlpatterns
+
+from . import views
+
+app_name = "leads"
+urlpatterns = object_urlpatterns(
+    list_view=views.LeadListView,
+    detail_view=views.LeadDetailView,
+    form_view=views.LeadFormView,
+    delete_view=views.LeadDeleteView,
+    transfer_view=views.LeadTransferView,
+    team_view=views.LeadTeamView,
+)
