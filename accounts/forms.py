@@ -16,6 +16,7 @@ def region_choices(blank_label="—"):
 class AccountForm(TideModelForm):
     autocomplete_fields = {"parent": "account"}
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separate tags with commas."))
+    website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
 
     class Meta:
         model = Account
