@@ -38,7 +38,7 @@ def check_related_visible(instance, user, fields: Iterable[str]) -> None:
         if value is None or _is_user_model(related_model) or not issubclass(related_model, TideModel):
             continue
         if not related_model.objects.visible_to(user, Action.VIEW).filter(pk=value).exists():
-            errors[name] = [_("Select a valid choice. That choice is not one of the available choices.")]
+            errors[field.name] = [_("Select a valid choice. That choice is not one of the available choices.")]
     if errors:
         raise ValidationError(errors)
 
@@ -174,6 +174,8 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return 0
+    if not can(user, model.object_type, Action.TRANSFER):
+        raise PermissionDeniedError()
     if new_owner is None or not new_owner.is_active:
         raise ValidationError({"owner": [_("Choose an active user to receive the records.")]})
     if not owner_assignable(user, model.object_type, Action.TRANSFER, new_owner):

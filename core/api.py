@@ -127,6 +127,18 @@ def list_page(qs, params: ListParams, allowed_orderings: dict[str, str], default
     return {"results": rows, "next_cursor": next_cursor}
 
 
+def api_field_errors(schema, error: ValidationError) -> ValidationError:
+    """Name errors after the API's input fields: a model's `parent` is `parent_id` on the wire."""
+    names = set(schema.model_fields)
+    fields = validation_error_fields(error)
+    renamed = {}
+    for key, messages in fields.items():
+        if key not in names and f"{key}_id" in names:
+            key = f"{key}_id"
+        renamed.setdefault(key, []).extend(messages)
+    return ValidationError(renamed)
+
+
 def etag_for(instance) -> str:
     return f'"{instance.version}"'
 
@@ -261,7 +273,10 @@ def build_crud_router(
     )
     def create_record(request, payload: create_schema, response: HttpResponse):
         def do_create():
-            instance = create(user=request.user, payload=payload)
+            try:
+                instance = create(user=request.user, payload=payload)
+            except ValidationError as error:
+                raise api_field_errors(create_schema, error) from None
             return visible(request).get(pk=instance.pk)
 
         status, body = idempotent_create(request, do_create, lambda i: out_schema.from_orm(i).model_dump(mode="json"))
@@ -278,9 +293,12 @@ def build_crud_router(
     )
     def update_record(request, record_id: int, payload: update_schema, response: HttpResponse):
         instance = core_actions.get_for(model, request.user, Action.EDIT, record_id)
-        instance = update(
-            instance=instance, user=request.user, payload=payload, expected_version=expected_version(request)
-        )
+        try:
+            instance = update(
+                instance=instance, user=request.user, payload=payload, expected_version=expected_version(request)
+            )
+        except ValidationError as error:
+            raise api_field_errors(update_schema, error) from None
         instance = visible(request).get(pk=instance.pk)
         response["ETag"] = etag_for(instance)
         return instance
@@ -310,7 +328,10 @@ def build_crud_router(
                 raise ValidationError(
                     {"owner_id": [_("Select a valid choice. That choice is not one of the available choices.")]}
                 )
-            count = transfer(ids=payload.ids, user=request.user, new_owner=new_owner, note=payload.note)
+            try:
+                count = transfer(ids=payload.ids, user=request.user, new_owner=new_owner, note=payload.note)
+            except ValidationError as error:
+                raise api_field_errors(TransferIn, error) from None
             return {"transferred": count}
 
     if getattr(model, "shareable", False):

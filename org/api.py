@@ -11,6 +11,7 @@ from core import actions as core_actions
 from core.api import (
     ErrorOut,
     ListParams,
+    api_field_errors,
     build_crud_router,
     etag_for,
     expected_version,
@@ -172,6 +173,13 @@ def _department(pk):
     return department
 
 
+def _with_api_names(schema, action, **kwargs):
+    try:
+        return action(**kwargs)
+    except ValidationError as error:
+        raise api_field_errors(schema, error) from None
+
+
 def _user_qs(request, action=Action.VIEW):
     return User.objects.visible_to(request.user, action).prefetch_related("roles")
 
@@ -204,8 +212,13 @@ def create_user(request, payload: UserIn):
     data["department"] = _department(payload.department_id)
 
     def do_create():
-        return actions.create_user(
-            user=request.user, data=data, roles=_roles(payload.role_ids), password=payload.password
+        return _with_api_names(
+            UserIn,
+            actions.create_user,
+            user=request.user,
+            data=data,
+            roles=_roles(payload.role_ids),
+            password=payload.password,
         )
 
     return Status(*idempotent_create(request, do_create, lambda u: UserOut.from_orm(u).model_dump(mode="json")))
@@ -221,8 +234,14 @@ def update_user(request, user_id: int, payload: UserPatch, response: HttpRespons
     if "department_id" in payload.model_fields_set:
         data["department"] = _department(payload.department_id)
     roles = _roles(payload.role_ids) if "role_ids" in payload.model_fields_set else None
-    user = actions.update_user(
-        target=target, user=request.user, data=data, roles=roles, expected_version=expected_version(request)
+    user = _with_api_names(
+        UserPatch,
+        actions.update_user,
+        target=target,
+        user=request.user,
+        data=data,
+        roles=roles,
+        expected_version=expected_version(request),
     )
     response["ETag"] = etag_for(user)
     return user

@@ -1,0 +1,257 @@
+"""The Open API as an integrator meets it: tokens, one error shape, locking, idempotency, cursors."""
+
+import datetime
+import io
+
+import pytest
+from django.core.management import call_command
+
+from core.choices import Scope
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rep(org):
+    return org.user("rep", org.sh, scope=Scope.OWN)
+
+
+def test_requests_without_a_valid_token_are_refused_with_the_error_shape(org, rep, api_for):
+    from django.test import Client
+
+    anonymous = Client().get("/api/v1/leads/")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "unauthorized"
+    bad = Client(HTTP_AUTHORIZATION="Bearer tide_nope_nope").get("/api/v1/leads/")
+    assert bad.status_code == 401
+
+
+def test_tokens_are_stored_hashed_and_die_with_revocation_or_departure(org, rep, api_for):
+    from core.models import ApiToken
+    from org import actions as org_actions
+
+    api = api_for(rep)
+    assert api.get("/leads/").status_code == 200
+    stored = ApiToken.objects.get(user=rep)
+    assert api.token not in (stored.key_hash, stored.key_id) and len(stored.key_hash) == 64
+    org_actions.deactivate_user(target=rep, user=org.admin)
+    assert api.get("/leads/").status_code == 401
+
+
+def test_apitoken_command_prints_a_working_token(org, rep):
+    from django.test import Client
+
+    out = io.StringIO()
+    call_command("apitoken", "rep", stdout=out)
+    token = out.getvalue().strip()
+    assert token.startswith("tide_")
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/leads/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "name"),
+        ({"name": "甲公司", "credit_code": "91440101MA59UQ8K1B"}, "credit_code"),
+        ({"name": "甲公司", "credit_code": "123"}, "credit_code"),
+        ({"name": "甲公司", "grade": "Z"}, "grade"),
+        ({"name": "甲公司", "province_code": "44", "city_code": "1101"}, "city_code"),
+        ({"name": "甲公司", "province_code": "99"}, "province_code"),
+        ({"name": "甲公司", "parent_id": 999999}, "parent_id"),
+        ({"name": "甲公司", "owner_id": "abc"}, "owner_id"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "甲公司", "website": "not a url"}, "website"),
+    ],
+)
+def test_bad_account_input_gets_a_field_error_and_writes_nothing(org, rep, api_for, payload, field):
+    from accounts.models import Account
+
+    r = api_for(rep).post("/accounts/", payload)
+    assert r.status_code == 422, r.json_body
+    assert r.json_body["code"] == "validation_error"
+    assert field in r.json_body["errors"], r.json_body
+    assert Account.all_objects.count() == 0
+
+
+@pytest.mark.parametrize("body", ["{not json", "[]", '"text"', "null", '{"company": ["a"]}'])
+def test_malformed_bodies_never_give_a_500(org, rep, api_for, body):
+    api = api_for(rep)
+    r = api.client.post("/api/v1/leads/", data=body, content_type="application/json")
+    assert r.status_code in (400, 422)
+    assert "code" in r.json()
+
+
+def test_errors_are_in_chinese_for_chinese_clients(org, rep, api_for):
+    r = api_for(rep).post(
+        "/accounts/", {"name": "甲", "credit_code": "91440101MA59UQ8K1B"}, headers={"Accept-Language": "zh-hans"}
+    )
+    assert "校验" in r.json_body["errors"]["credit_code"][0]
+
+
+def test_contact_and_lead_phone_and_status_rules(org, rep, api_for):
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "甲公司"}).json_body
+    r = api.post("/contacts/", {"account_id": account["id"], "name": "张三", "mobile": "12345"})
+    assert r.status_code == 422 and "mobile" in r.json_body["errors"]
+    r = api.post("/contacts/", {"account_id": account["id"], "name": "张三", "mobile": "138 0013 8000"})
+    assert r.status_code == 201 and r.json_body["mobile"] == "+8613800138000"
+    r = api.post("/leads/", {"company": "乙公司", "status": "invalid"})
+    assert r.status_code == 422 and "invalid_reason" in r.json_body["errors"]
+    r = api.post("/leads/", {"company": "乙公司", "status": "invalid", "invalid_reason": "no_need"})
+    assert r.status_code == 201
+
+
+def test_optimistic_locking_refuses_a_stale_write(org, rep, api_for):
+    api = api_for(rep)
+    created = api.post("/leads/", {"company": "丙公司"})
+    lead_id = created.json_body["id"]
+    etag = api.get(f"/leads/{lead_id}")["ETag"]
+    first = api.patch(f"/leads/{lead_id}", {"title": "经理"}, headers={"If-Match": etag})
+    assert first.status_code == 200 and first["ETag"] != etag
+    stale = api.patch(f"/leads/{lead_id}", {"title": "总监"}, headers={"If-Match": etag})
+    assert stale.status_code == 412 and stale.json_body["code"] == "version_conflict"
+    assert api.get(f"/leads/{lead_id}").json_body["title"] == "经理"
+    assert api.delete(f"/leads/{lead_id}", headers={"If-Match": etag}).status_code == 412
+
+
+def test_idempotency_key_makes_retries_safe(org, rep, api_for):
+    from leads.models import Lead
+
+    api = api_for(rep)
+    first = api.post("/leads/", {"company": "丁公司"}, headers={"Idempotency-Key": "abc-1"})
+    again = api.post("/leads/", {"company": "丁公司"}, headers={"Idempotency-Key": "abc-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json_body["id"] == again.json_body["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert Lead.objects.count() == 1
+    reused = api.post("/leads/", {"company": "戊公司"}, headers={"Idempotency-Key": "abc-1"})
+    assert reused.status_code == 422 and reused.json_body["code"] == "idempotency_key_reused"
+    api.post("/leads/", {"company": "丁公司"})
+    assert Lead.objects.count() == 2
+
+
+def test_cursor_pagination_walks_every_row_once_in_order(org, rep, api_for):
+    from django.utils import timezone
+
+    from leads.models import Lead
+
+    now = timezone.now()
+    leads = [
+        Lead.objects.create(company=f"公司{i}", owner=rep, created_at=now - datetime.timedelta(minutes=i // 2))
+        for i in range(7)
+    ]
+    api = api_for(rep)
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/leads/", params).json_body
+        seen.extend(r["id"] for r in page["results"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    expected = [lead.pk for lead in sorted(leads, key=lambda lead: (lead.created_at, lead.pk), reverse=True)]
+    assert seen == expected
+    assert api.get("/leads/", {"cursor": "garbage!"}).status_code == 422
+    assert api.get("/leads/", {"ordering": "-phone"}).status_code == 422
+    assert api.get("/leads/", {"limit": 500}).status_code == 422
+
+
+def test_list_endpoints_do_not_query_per_row(org, rep, api_for, django_assert_max_num_queries):
+    from accounts.models import Account, Tag
+    from contacts.models import Contact
+
+    tag = Tag.objects.create(name="重点")
+    api = api_for(rep)
+
+    def make(n):
+        for i in range(n):
+            account = Account.objects.create(name=f"客户{i}", owner=rep)
+            account.tags.add(tag)
+            Contact.objects.create(account=account, name=f"联系人{i}", owner=rep)
+
+    make(3)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert len(api.get("/accounts/").json_body["results"]) == 3
+        api.get("/contacts/")
+    make(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(api.get("/accounts/").json_body["results"]) == 23
+        api.get("/contacts/")
+
+
+def test_filters_narrow_lists(org, rep, api_for):
+    api = api_for(rep)
+    api.post("/leads/", {"company": "甲", "source": "exhibition"})
+    api.post("/leads/", {"company": "乙", "source": "referral", "status": "contacted"})
+    assert [r["company"] for r in api.get("/leads/", {"source": "referral"}).json_body["results"]] == ["乙"]
+    assert [r["company"] for r in api.get("/leads/", {"status": "new", "owner_id": rep.pk}).json_body["results"]] == [
+        "甲"
+    ]
+
+
+def test_bulk_transfer_checks_scope_and_writes_history(org, api_for):
+    from core.models import ChangeLog
+    from leads.models import Lead
+
+    manager = org.user("mgr", org.east, scope=Scope.SUBTREE)
+    rep = org.user("rep1", org.sh, scope=Scope.OWN, actions=("view", "create", "edit"))
+    other = org.user("rep2", org.sh)
+    outsider = org.user("south", org.south)
+    leads = [Lead.objects.create(company=f"线索{i}", owner=rep) for i in range(3)]
+    ids = [lead.pk for lead in leads]
+    assert api_for(rep).post("/leads/transfer", {"ids": ids, "owner_id": other.pk}).status_code == 403
+    r = api_for(manager).post("/leads/transfer", {"ids": ids, "owner_id": outsider.pk})
+    assert r.status_code == 422 and "owner_id" in r.json_body["errors"]
+    r = api_for(manager).post("/leads/transfer", {"ids": ids, "owner_id": other.pk, "note": "调岗"})
+    assert r.status_code == 200 and r.json_body == {"transferred": 3}
+    assert set(Lead.objects.values_list("owner_id", flat=True)) == {other.pk}
+    entries = ChangeLog.objects.filter(object_type="lead", action="transfer")
+    assert entries.count() == 3
+    assert entries.first().changes[0]["old"] == str(rep) and entries.first().note == "调岗"
+
+
+def test_org_can_be_synced_from_an_hr_system(org, api_for):
+    from org.models import Department, User
+
+    hr = org.user("hr", org.group)
+    hr.roles.add(org.Role.objects.get(code="hr_integration"))
+    api = api_for(hr)
+    region = api.post("/departments/", {"name": "华中大区", "code": "HZ", "parent_id": org.east.pk}).json_body
+    market = api.post("/departments/", {"name": "武汉市场部", "code": "WH", "parent_id": region["id"]}).json_body
+    assert market["path"] == f"{org.east.path}{region['id']}/{market['id']}/"
+    # moving a department moves its whole subtree
+    r = api.patch(f"/departments/{region['id']}", {"parent_id": org.south.pk})
+    assert r.status_code == 200
+    assert Department.objects.get(pk=market["id"]).path == f"{org.south.path}{region['id']}/{market['id']}/"
+    cycle = api.patch(f"/departments/{region['id']}", {"parent_id": market["id"]})
+    assert cycle.status_code == 422 and "parent_id" in cycle.json_body["errors"]
+    rep_role = org.Role.objects.get(code="sales_rep")
+    user = api.post(
+        "/users/",
+        {
+            "username": "wangwu",
+            "name": "王五",
+            "employee_no": "E1001",
+            "department_id": market["id"],
+            "role_ids": [rep_role.pk],
+        },
+    )
+    assert user.status_code == 201, user.json_body
+    dup = api.post("/users/", {"username": "wangwu2", "employee_no": "E1001", "department_id": market["id"]})
+    assert dup.status_code in (409, 422)
+    listed = api.get("/users/", {"employee_no": "E1001"}).json_body["results"]
+    assert [u["username"] for u in listed] == ["wangwu"]
+    assert api.post(f"/users/{user.json_body['id']}/deactivate", {}).status_code == 200
+    assert User.objects.get(username="wangwu").is_active is False
+    roles = api.get("/roles/").json_body
+    assert {"admin", "sales_rep"} <= {r["code"] for r in roles}
+
+
+def test_openapi_document_describes_the_api(client):
+    doc = client.get("/api/v1/openapi.json").json()
+    assert doc["info"]["title"] == "Tide CRM Open API"
+    for path in ["/api/v1/leads/", "/api/v1/accounts/{record_id}", "/api/v1/search/", "/api/v1/users/"]:
+        assert path in doc["paths"], path
