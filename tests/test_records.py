@@ -1,0 +1,279 @@
+"""Records as reps and managers meet them: history, recycle bin, hand-over, trees, forms, exports."""
+
+import csv
+import datetime
+import io
+
+import pytest
+
+from core.choices import Scope
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rep(org):
+    return org.user("rep", org.sh, scope=Scope.OWN, manager=None)
+
+
+def test_every_change_is_in_the_history_with_old_and_new_values(org, rep, api_for, web_for):
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "甲公司", "grade": "B", "tags": ["重点"]}).json_body
+    api.patch(f"/accounts/{account['id']}", {"grade": "A", "address": "上海市浦东新区", "tags": ["重点", "国企"]})
+    from core.models import ChangeLog
+
+    entries = list(ChangeLog.objects.filter(object_type="account", object_id=account["id"]).order_by("at", "id"))
+    assert [e.action for e in entries] == ["create", "update"]
+    changes = {c["field"]: (c["old"], c["new"]) for c in entries[1].changes}
+    assert changes["grade"][1].startswith("A") and changes["grade"][0].startswith("B")
+    assert changes["address"] == ("", "上海市浦东新区")
+    assert changes["tags"] == ("重点", "国企, 重点")
+    assert entries[1].actor == rep
+    page = web_for(rep).get(f"/accounts/{account['id']}/").content.decode()
+    assert "上海市浦东新区" in page and 'data-testid="history"' in page
+
+
+def test_delete_goes_to_the_recycle_bin_and_restore_keeps_links(org, rep, api_for, web_for):
+    from contacts.models import Contact
+
+    rep_deleter = org.user("deleter", org.sh, scope=Scope.OWN, actions=("view", "create", "edit", "delete"))
+    api = api_for(rep_deleter)
+    account = api.post("/accounts/", {"name": "乙公司"}).json_body
+    contact = api.post("/contacts/", {"account_id": account["id"], "name": "李四"}).json_body
+    assert api.delete(f"/accounts/{account['id']}").status_code == 204
+    assert api.get(f"/accounts/{account['id']}").status_code == 404
+    assert api.get("/search/", {"q": "乙公司"}).json_body["results"] == []
+    web = web_for(rep_deleter)
+    assert "乙公司" in web.get("/recycle-bin/").content.decode()
+    # a rep without the delete grant cannot delete or restore
+    assert api_for(rep).delete(f"/contacts/{contact['id']}").status_code == 404
+    response = web.post(f"/recycle-bin/account/{account['id']}/restore/")
+    assert response.status_code == 302
+    assert api.get(f"/accounts/{account['id']}").status_code == 200
+    assert Contact.objects.get(pk=contact["id"]).account_id == account["id"]
+    assert [h["title"] for h in api.get("/search/", {"q": "乙公司"}).json_body["results"]] == ["乙公司"]
+
+
+def test_departing_user_hands_everything_over(org, api_for):
+    from accounts.models import Account
+    from core.models import ChangeLog
+    from leads.models import Lead
+    from org import actions as org_actions
+
+    leaving = org.user("leaving", org.sh, scope=Scope.OWN)
+    successor = org.user("successor", org.sh, scope=Scope.OWN)
+    api = api_for(leaving)
+    account = api.post("/accounts/", {"name": "丙公司"}).json_body
+    api.post("/contacts/", {"account_id": account["id"], "name": "王五"})
+    api.post("/leads/", {"company": "丁公司"})
+    moved = org_actions.deactivate_user(target=leaving, user=org.admin, hand_over_to=successor)
+    assert moved["account"] == 1 and moved["contact"] == 1 and moved["lead"] == 1
+    assert Account.objects.get(pk=account["id"]).owner == successor
+    assert Lead.objects.get(company="丁公司").owner == successor
+    leaving.refresh_from_db()
+    assert not leaving.is_active and leaving.departed_at is not None
+    assert ChangeLog.objects.filter(action="transfer", object_type="lead").exists()
+    # departed users keep their history and cannot own new records
+    r = api_for(org.admin).post("/leads/", {"company": "戊公司", "owner_id": leaving.pk})
+    assert r.status_code == 422 and "owner_id" in r.json_body["errors"]
+    from django.test import Client
+
+    assert not Client().login(username="leaving", password="pass-word-123")
+
+
+def test_account_tree_refuses_cycles_and_shows_children(org, rep, api_for, web_for):
+    api = api_for(rep)
+    group = api.post("/accounts/", {"name": "中国移动通信集团有限公司"}).json_body
+    province = api.post("/accounts/", {"name": "中国移动通信集团广东有限公司", "parent_id": group["id"]}).json_body
+    city = api.post(
+        "/accounts/", {"name": "中国移动通信集团广东有限公司深圳分公司", "parent_id": province["id"]}
+    ).json_body
+    r = api.patch(f"/accounts/{group['id']}", {"parent_id": city["id"]})
+    assert r.status_code == 422 and "parent_id" in r.json_body["errors"]
+    r = api.patch(f"/accounts/{group['id']}", {"parent_id": group["id"]})
+    assert r.status_code == 422
+    page = web_for(rep).get(f"/accounts/{province['id']}/").content.decode()
+    assert "中国移动通信集团广东有限公司深圳分公司" in page and "中国移动通信集团有限公司" in page
+
+
+def test_account_360_page_shows_contacts_opportunities_and_followups_in_time_order(org, rep, api_for, web_for):
+    from opportunities.models import Stage
+
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "己公司"}).json_body
+    api.post("/contacts/", {"account_id": account["id"], "name": "赵六", "buying_role": "decision_maker"})
+    api.post(
+        "/opportunities/",
+        {
+            "account_id": account["id"],
+            "name": "数据中心项目",
+            "amount": "1234567.5",
+            "expected_close_date": "2027-03-01",
+            "stage_id": Stage.objects.first().pk,
+        },
+    )
+    api.post(
+        "/followups/",
+        {"account_id": account["id"], "content": "第一次拜访", "occurred_at": "2026-01-01T10:00:00+08:00"},
+    )
+    api.post(
+        "/followups/",
+        {"account_id": account["id"], "content": "第二次拜访", "occurred_at": "2026-02-01T10:00:00+08:00"},
+    )
+    page = web_for(rep).get(f"/accounts/{account['id']}/").content.decode()
+    assert "赵六" in page and "数据中心项目" in page and "¥1,234,567.50" in page
+    assert page.index("第二次拜访") < page.index("第一次拜访")
+
+
+def test_followup_needs_a_subject_and_a_sane_next_date(org, rep, api_for):
+    api = api_for(rep)
+    r = api.post("/followups/", {"content": "无主记录"})
+    assert r.status_code == 422
+    lead = api.post("/leads/", {"company": "庚公司"}).json_body
+    r = api.post(
+        "/followups/",
+        {
+            "lead_id": lead["id"],
+            "content": "电话",
+            "occurred_at": "2026-05-01T10:00:00+08:00",
+            "next_follow_up_on": "2026-04-01",
+        },
+    )
+    assert r.status_code == 422 and "next_follow_up_on" in r.json_body["errors"]
+
+
+def test_cannot_link_to_a_record_one_cannot_see(org, rep, api_for):
+    from accounts.models import Account
+
+    hidden = Account.objects.create(name="别人的客户", owner=org.user("other", org.south))
+    r = api_for(rep).post("/contacts/", {"account_id": hidden.pk, "name": "钱七"})
+    assert r.status_code == 422 and "account_id" in r.json_body["errors"]
+    assert "别人的客户" not in r.content.decode()
+
+
+def test_opportunity_status_follows_its_stage(org, rep, api_for):
+    from opportunities.models import Stage
+
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "辛公司"}).json_body
+    won = Stage.objects.get(status="won")
+    lost = Stage.objects.get(status="lost")
+    opp = api.post(
+        "/opportunities/",
+        {
+            "account_id": account["id"],
+            "name": "项目",
+            "amount": "10",
+            "expected_close_date": "2027-01-01",
+            "stage_id": Stage.objects.first().pk,
+        },
+    ).json_body
+    assert opp["status"] == "open"
+    assert api.patch(f"/opportunities/{opp['id']}", {"stage_id": won.pk}).json_body["status"] == "won"
+    r = api.patch(f"/opportunities/{opp['id']}", {"stage_id": lost.pk})
+    assert r.status_code == 422 and "lost_reason" in r.json_body["errors"]
+    r = api.post(
+        "/opportunities/",
+        {
+            "account_id": account["id"],
+            "name": "负数",
+            "amount": "-5",
+            "expected_close_date": "2027-01-01",
+            "stage_id": won.pk,
+        },
+    )
+    assert r.status_code == 422 and "amount" in r.json_body["errors"]
+
+
+def test_web_form_shows_field_errors_and_keeps_input(org, rep, web_for):
+    from accounts.models import Account
+
+    web = web_for(rep)
+    response = web.post(
+        "/accounts/new/",
+        {"name": "壬公司", "credit_code": "123", "account_type": "end_customer", "status": "potential"},
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-field-error="credit_code"' in page and 'value="壬公司"' in page
+    assert not Account.objects.exists()
+    response = web.post("/accounts/new/", {"name": "壬公司", "account_type": "end_customer", "status": "potential"})
+    assert response.status_code == 302 and Account.objects.get().owner == rep
+
+
+def test_web_edit_detects_a_concurrent_change(org, rep, web_for, api_for):
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "癸公司"}).json_body
+    api.patch(f"/accounts/{account['id']}", {"address": "先改的"})
+    response = web_for(rep).post(
+        f"/accounts/{account['id']}/edit/",
+        {
+            "name": "癸公司",
+            "address": "后改的",
+            "account_type": "end_customer",
+            "status": "potential",
+            "version": "1",
+        },
+    )
+    assert response.status_code == 200
+    assert "after you loaded it" in response.content.decode()
+
+
+def test_pages_escape_user_input_and_need_csrf(org, rep, api_for):
+    from django.test import Client
+
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "<script>alert(1)</script>"}).json_body
+    web = Client(enforce_csrf_checks=True)
+    web.force_login(rep)
+    page = web.get(f"/accounts/{account['id']}/").content.decode()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert web.post("/accounts/new/", {"name": "x"}).status_code == 403
+
+
+def test_export_is_safe_from_formula_injection(org, api_for, web_for):
+    manager = org.user("exporter", org.sh, scope=Scope.OWN)
+    api = api_for(manager)
+    api.post("/accounts/", {"name": '=HYPERLINK("http://evil","点我")', "address": "+86 1"})
+    response = web_for(manager).get("/accounts/", {"export": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[1][1].startswith("'=") and rows[1][0].isdigit()
+    assert any(cell.startswith("'+86") for cell in rows[1])
+
+
+def test_list_page_filters_sorts_saves_views_and_pages(org, rep, web_for):
+    from django.utils import timezone
+
+    from leads.models import Lead
+
+    now = timezone.now()
+    for i in range(30):
+        Lead.objects.create(
+            company=f"线索{i:02d}",
+            owner=rep,
+            status="new" if i % 2 else "contacted",
+            created_at=now - datetime.timedelta(hours=i),
+        )
+    web = web_for(rep)
+    page = web.get("/leads/", {"status": "new"}).content.decode()
+    assert ">15 records<" in page and "线索01" in page and "线索02" not in page
+    first = web.get("/leads/").content.decode()
+    assert "线索24" in first and "线索25" not in first
+    next_link = first.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    more = web.get(f"/leads/{next_link}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="list-rows").content.decode()
+    assert "线索29" in more and "线索25" in more and "线索24" not in more
+    web.post("/leads/", {"operation": "save_view", "name": "我的新线索", "query": "status=new"})
+    assert "我的新线索" in web.get("/leads/").content.decode()
+    oldest_first = web.get("/leads/", {"sort": "created_at"}).content.decode()
+    assert oldest_first.index("线索29") < oldest_first.index("线索28") and "线索00" not in oldest_first
+
+
+def test_bulk_transfer_from_the_list_page(org, web_for):
+    from leads.models import Lead
+
+    manager = org.user("mgr", org.east, scope=Scope.SUBTREE)
+    a = org.user("a", org.sh)
+    b = org.user("b", org.sh)
+    leads = [Lead.objects.create(company=f"批量{i}", owner=a) for i in range(3)]
+    web_for(manager).post("/leads/", {"operation": "transfer", "owner": b.pk, "ids": [lead.pk for lead in leads]})
+    assert set(Lead.objects.values_list("owner_id", flat=True)) == {b.pk}
