@@ -181,7 +181,10 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
     if not owner_assignable(user, model.object_type, Action.TRANSFER, new_owner):
         raise ValidationError({"owner": [_("You cannot assign records to %(user)s.") % {"user": new_owner}]})
     allowed = list(
-        model.objects.visible_to(user, Action.TRANSFER).filter(pk__in=ids).select_for_update().select_related("owner")
+        model.objects.visible_to(user, Action.TRANSFER)
+        .filter(pk__in=ids)
+        .select_for_update(of=("self",))
+        .select_related("owner")
     )
     if len(allowed) != len(ids):
         raise PermissionDeniedError(

@@ -115,6 +115,7 @@ class ObjectListView(LoginRequiredMixin, View):
             field, descending = parse_ordering(None, self.orderings, self.default_ordering)
             rows, next_cursor = keyset_page(qs, field=field, descending=descending, cursor=None, limit=PAGE_SIZE)
         total, more = capped_count(qs)
+        summary = self.summary(qs)
         params = request.GET.copy()
         params.pop("cursor", None)
         next_url = None
@@ -146,10 +147,15 @@ class ObjectListView(LoginRequiredMixin, View):
             "can_transfer": self.transfer_action is not None and can(request.user, self.object_type, Action.TRANSFER),
             "owners": assignable_users(request.user, self.object_type, Action.TRANSFER),
             "url_namespace": self.request.resolver_match.namespace,
+            "summary": summary,
         }
         if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "list-rows":
             return render(request, "core/partials/list_rows.html", context)
         return render(request, self.template_name, context)
+
+    def summary(self, qs) -> list[tuple[str, str]]:
+        """(label, value) pairs shown above the list, e.g. pipeline totals; none by default."""
+        return []
 
     def sort_options(self):
         options = []

@@ -37,6 +37,19 @@ class OpportunityListView(ObjectListView):
     ]
     transfer_action = staticmethod(actions.transfer_opportunities)
 
+    def summary(self, qs):
+        from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+        from django.utils.translation import gettext as _
+
+        from core.templatetags.tide import wan
+
+        weighted = ExpressionWrapper(F("amount") * F("stage__probability") / 100, output_field=DecimalField())
+        totals = qs.order_by().aggregate(total=Sum("amount"), weighted=Sum(weighted))
+        return [
+            (_("Total amount"), wan(totals["total"] or 0)),
+            (_("Weighted amount"), wan(totals["weighted"] or 0)),
+        ]
+
 
 class OpportunityDetailView(ObjectDetailView):
     model = Opportunity

@@ -277,3 +277,24 @@ def test_bulk_transfer_from_the_list_page(org, web_for):
     leads = [Lead.objects.create(company=f"批量{i}", owner=a) for i in range(3)]
     web_for(manager).post("/leads/", {"operation": "transfer", "owner": b.pk, "ids": [lead.pk for lead in leads]})
     assert set(Lead.objects.values_list("owner_id", flat=True)) == {b.pk}
+
+
+def test_opportunity_list_shows_pipeline_totals_in_wan(org, rep, api_for, web_for):
+    from opportunities.models import Stage
+
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "子公司"}).json_body
+    stage = Stage.objects.get(probability=50)
+    for amount in ("1000000", "234567"):
+        api.post(
+            "/opportunities/",
+            {
+                "account_id": account["id"],
+                "name": f"项目{amount}",
+                "amount": amount,
+                "expected_close_date": "2027-01-01",
+                "stage_id": stage.pk,
+            },
+        )
+    page = web_for(rep).get("/opportunities/").content.decode()
+    assert "123.46 10k CNY" in page and "61.73 10k CNY" in page
