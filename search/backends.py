@@ -54,10 +54,11 @@ def candidate_ids_sql(object_type: str, query: str) -> tuple[str, list] | None:
     if not words:
         return None
     if connection.vendor == "sqlite":
+        # A join streams FTS matches and stops at the limit; `IN (MATCH …)` would collect every match first.
         # Only a constant is concatenated; the query text is a bound parameter.
         sql = (
-            "SELECT e.object_id FROM search_searchentry e WHERE e.id IN "  # noqa: S608
-            "(SELECT rowid FROM search_fts WHERE search_fts MATCH %s) LIMIT " + str(CANDIDATE_LIMIT)
+            "SELECT e.object_id FROM search_fts f JOIN search_searchentry e ON e.id = f.rowid "  # noqa: S608
+            "WHERE search_fts MATCH %s LIMIT " + str(CANDIDATE_LIMIT)
         )
         return sql, [_fts5_query(object_type, words)]
     sql = (
