@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Industry(models.TextChoices):
@@ -38,4 +39,4 @@ class AccountStatus(models.TextChoices):
     POTENTIAL = "potential", _("Potential")
     CUSTOMER = "customer", _("Customer")
     DORMANT = "dormant", _("Dormant")
-    LOST = "lost", _("Lost")
+    LOST = "lost", pgettext_lazy("account status", "Lost")

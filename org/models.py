@@ -153,7 +153,7 @@ class User(AbstractUser):
     def clean(self):
         super().clean()
         if self.manager_id and self.pk and self.manager_id == self.pk:
-            raise ValidationError({"manager": _("A user cannot be his own manager.")})
+            raise ValidationError({"manager": _("A user cannot be their own manager.")})
 
 
 class Role(TideModel):
