@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from core.choices import ObjectType
 from core.models import OwnedModel
 from core.regions import regions, validate_region
-from core.validators import validate_credit_code
+from core.validators import normalize_phone, validate_cn_phone, validate_credit_code
 
 from .choices import AccountStatus, AccountType, Grade, Industry
 
@@ -69,7 +69,7 @@ class Account(OwnedModel):
     city_code = models.CharField(_("city"), max_length=4, blank=True)
     district_code = models.CharField(_("district"), max_length=6, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[validate_cn_phone])
     website = models.URLField(_("website"), blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=AccountStatus.choices, default=AccountStatus.POTENTIAL
@@ -113,6 +113,7 @@ class Account(OwnedModel):
         super().clean()
         if self.credit_code:
             self.credit_code = self.credit_code.strip().upper()
+        self.phone = normalize_phone(self.phone)
         validate_region(self)
         if self.parent_id:
             if self.pk and self.parent_id == self.pk:

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import owner_filter_choices
@@ -26,6 +27,13 @@ class FollowUpForm(TideModelForm):
             "opportunity",
         ]
         widgets = {"content": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["occurred_at"].required = False  # a rep logging a call right after it: now
+
+    def clean_occurred_at(self):
+        return self.cleaned_data.get("occurred_at") or timezone.now()
 
 
 class FollowUpFilterForm(FilterForm):

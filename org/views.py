@@ -40,6 +40,7 @@ def department_tree(request):
         {
             "rows": rows,
             "can_create": can(request.user, ObjectType.DEPARTMENT, Action.CREATE),
+            "editable_ids": set(Department.objects.visible_to(request.user, Action.EDIT).values_list("pk", flat=True)),
         },
     )
 
@@ -91,6 +92,7 @@ def user_list(request):
             "users": users.order_by("department__path", "username")[:500],
             "show": show,
             "can_create": can(request.user, ObjectType.USER, Action.CREATE),
+            "editable_ids": set(User.objects.visible_to(request.user, Action.EDIT).values_list("pk", flat=True)),
         },
     )
 
@@ -166,7 +168,13 @@ def role_list(request):
         raise PermissionDenied
     roles = Role.objects.visible_to(request.user).prefetch_related("permissions")
     return render(
-        request, "org/roles.html", {"roles": roles, "can_create": can(request.user, ObjectType.ROLE, Action.CREATE)}
+        request,
+        "org/roles.html",
+        {
+            "roles": roles,
+            "can_create": can(request.user, ObjectType.ROLE, Action.CREATE),
+            "can_edit": can(request.user, ObjectType.ROLE, Action.EDIT),
+        },
     )
 
 

@@ -298,3 +298,28 @@ def test_opportunity_list_shows_pipeline_totals_in_wan(org, rep, api_for, web_fo
         )
     page = web_for(rep).get("/opportunities/").content.decode()
     assert "123.46 10k CNY" in page and "61.73 10k CNY" in page
+
+
+def test_org_pages_offer_edit_links_only_to_those_who_may_edit(org, web_for):
+    seller = org.user("seller", org.sh)
+    seller.roles.add(org.Role.objects.get(code="sales_rep"))
+    for url in ("/org/users/", "/org/departments/", "/org/roles/"):
+        assert "/edit/" not in web_for(seller).get(url).content.decode(), url
+    assert "/edit/" in web_for(org.admin).get("/org/users/").content.decode()
+
+
+def test_inline_followup_without_a_time_is_logged_now(org, rep, web_for, api_for):
+    from followups.models import FollowUp
+
+    lead = api_for(rep).post("/leads/", {"company": "丑公司"}).json_body
+    response = web_for(rep).post(
+        "/followups/new/", {"lead": lead["id"], "kind": "call", "content": "打了电话", "next": f"/leads/{lead['id']}/"}
+    )
+    assert response.status_code == 302 and response["Location"] == f"/leads/{lead['id']}/"
+    assert FollowUp.objects.get().lead_id == lead["id"]
+
+
+def test_account_phone_is_validated_and_normalised(org, rep, api_for):
+    api = api_for(rep)
+    assert "phone" in api.post("/accounts/", {"name": "寅公司", "phone": "12"}).json_body["errors"]
+    assert api.post("/accounts/", {"name": "寅公司", "phone": "0755-28780808"}).json_body["phone"] == "+8675528780808"
