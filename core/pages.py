@@ -139,12 +139,12 @@ def history_list(request):
     for object_type, model in owned_models().items():
         if not can(request.user, object_type, Action.VIEW):
             continue
-        visible = model.all_objects.visible_to(request.user, Action.VIEW).values("id")
+        changes = ChangeLog.objects.filter(object_type=object_type)
+        scope_q = model.all_objects.all().visibility_q(request.user, Action.VIEW)
+        if scope_q is not None:  # everything visible: no need to list every id
+            changes = changes.filter(object_id__in=model.all_objects.filter(scope_q).values("id"))
         entries.extend(
-            ChangeLog.objects.filter(object_type=object_type, object_id__in=visible)
-            .exclude(action=HistoryAction.CREATE, actor=None)
-            .select_related("actor")
-            .order_by("-at")[:30]
+            changes.exclude(action=HistoryAction.CREATE, actor=None).select_related("actor").order_by("-at")[:30]
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     return render(request, "core/history.html", {"entries": entries[:60]})
