@@ -1,0 +1,453 @@
+"""End-to-end benchmark: a million leads in a separate SQLite database, the app under gunicorn, and
+the latency of the requests users and integrators make most, measured over HTTP.
+
+    .venv/bin/python bench/run.py [--leads N] [--rebuild] [--requests K] [--write]
+
+The bench database (var/bench/bench.sqlite3) is built once by `manage.py demo` and reused by later
+runs; var/tide.sqlite3 is never touched. `--write` adds the results to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench"
+DB_PATH = BENCH_DIR / "bench.sqlite3"
+META_PATH = BENCH_DIR / "build.json"
+REPORT_PATH = ROOT / "docs" / "benchmarks.md"
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+GUNICORN = str(VENV_BIN / "gunicorn")
+WORKERS = 2
+
+# Targets in milliseconds (median).
+TARGET_LIST = 20
+TARGET_CREATE = 15
+TARGET_SEARCH = 100
+TARGET_PAGE = 150
+
+PROBE = """
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.db.models import Count, Exists, OuterRef
+from accounts.models import Account
+from contacts.models import Contact
+from followups.models import FollowUp
+from leads.models import Lead
+from opportunities.models import Opportunity
+from org.models import User
+from search.models import SearchEntry
+
+admin = User.objects.get(username="admin")
+store = import_module(settings.SESSION_ENGINE).SessionStore()
+store[SESSION_KEY] = str(admin.pk)
+store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[HASH_SESSION_KEY] = admin.get_session_auth_hash()
+store.create()
+busiest = (
+    Lead.objects.filter(status="new", owner__roles__code="sales_rep")
+    .values("owner_id").annotate(n=Count("id")).order_by("-n").first()
+)
+rich = (
+    Account.objects.filter(
+        Exists(Account.objects.filter(parent=OuterRef("pk"))),
+        Exists(Contact.objects.filter(account=OuterRef("pk"))),
+        Exists(Opportunity.objects.filter(account=OuterRef("pk"))),
+    ).order_by("id").values_list("id", flat=True)[:20]
+)
+phone = Contact.objects.exclude(mobile="").order_by("-id").values_list("mobile", flat=True).first() or ""
+fragment = (
+    Account.objects.exclude(short_name="").filter(parent__isnull=True).order_by("-id")
+    .values_list("short_name", flat=True).first() or "科技"
+)
+print(json.dumps({
+    "session": store.session_key,
+    "owner_id": busiest["owner_id"] if busiest else admin.pk,
+    "owner_new_leads": busiest["n"] if busiest else 0,
+    "accounts_360": list(rich),
+    "phone_last4": phone[-4:],
+    "fragment": fragment[:4],
+    "counts": {
+        "users": User.objects.count(),
+        "accounts": Account.objects.count(),
+        "contacts": Contact.objects.count(),
+        "leads": Lead.objects.count(),
+        "opportunities": Opportunity.objects.count(),
+        "followups": FollowUp.objects.count(),
+        "search entries": SearchEntry.objects.count(),
+    },
+}))
+"""
+
+COUNT_LEADS = """
+from leads.models import Lead
+print(Lead.all_objects.count())
+"""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def bench_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"sqlite:///{DB_PATH}",  # an absolute path: four slashes in total
+        TIDE_DEBUG="0",
+        TIDE_ALLOWED_HOSTS="127.0.0.1",
+        TIDE_LOG_LEVEL="ERROR",
+    )
+    return env
+
+
+def manage(*args: str, capture: bool = True, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=bench_env(),
+        input=stdin,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stderr or ''}")
+    return result.stdout if capture else ""
+
+
+def shell(code: str) -> str:
+    return manage("shell", "--no-imports", "-v0", stdin=code).strip().splitlines()[-1]
+
+
+def remove_database() -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DB_PATH}{suffix}").unlink(missing_ok=True)
+    META_PATH.unlink(missing_ok=True)
+
+
+def ensure_data(leads: int, rebuild: bool) -> dict:
+    """Migrate, and build the demo data unless the bench database already holds this scale."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    meta = json.loads(META_PATH.read_text()) if META_PATH.exists() else None
+    reusable = not rebuild and DB_PATH.exists() and meta and meta.get("leads") == leads
+    if not reusable:
+        remove_database()
+    log("Migrating the bench database")
+    manage("migrate", "--noinput", "-v0")
+    if reusable and int(shell(COUNT_LEADS)) >= leads:
+        log(f"Reusing the bench database built {meta['built_at']} (build took {meta['build_seconds']:.0f} s)")
+        return meta
+    if reusable:  # an interrupted build: start again
+        remove_database()
+        manage("migrate", "--noinput", "-v0")
+    log(f"Building demo data: {leads:,} leads (this takes a while; later runs reuse it)")
+    started = time.perf_counter()
+    manage("demo", "--scale", str(leads), capture=False)
+    meta = {
+        "leads": leads,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "built_at": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    META_PATH.write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    log_file = (BENCH_DIR / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [GUNICORN, "tide.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "120"],
+        cwd=ROOT,
+        env=bench_env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"gunicorn exited early; see {BENCH_DIR / 'gunicorn.log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    sys.exit("gunicorn did not start within 60 s")
+
+
+class Client:
+    """One HTTP/1.1 connection; gunicorn's sync workers close it after each response and we reconnect."""
+
+    def __init__(self, port: int, headers: dict[str, str]):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = headers
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes, float]:
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+            payload = response.read()
+        except (http.client.HTTPException, ConnectionError):
+            self.conn.close()  # a stale kept-alive socket: retry once on a fresh one
+            started = time.perf_counter()
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+            payload = response.read()
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.will_close:
+            self.conn.close()
+        return response.status, payload, elapsed
+
+
+class Scenario:
+    def __init__(self, name: str, target: float, make_request, expect: int = 200):
+        self.name = name
+        self.target = target
+        self.make_request = make_request  # i -> (method, path, body)
+        self.expect = expect
+        self.samples: list[float] = []
+        self.error = ""
+        self.note = ""
+
+
+def run_scenario(client: Client, scenario: Scenario, requests: int, warmup: int) -> Scenario:
+    for i in range(warmup + requests):
+        method, path, body = scenario.make_request(i)
+        status, payload, ms = client.call(method, path, body)
+        if status != scenario.expect:
+            if status == 404:
+                scenario.error = f"404 at {path.split('?')[0]}: endpoint missing?"
+            else:
+                body = payload[:200].decode(errors="replace").replace("|", "/").replace("\n", " ")
+                scenario.error = f"HTTP {status} for {method} {path[:80]}: {body}"
+            break
+        if i >= warmup:
+            scenario.samples.append(ms)
+        if i == 0:
+            scenario.note = describe(payload)
+    return scenario
+
+
+def describe(payload: bytes) -> str:
+    """What the first response held, so a fast but empty answer does not pass unnoticed."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return f"{len(payload) / 1024:.0f} KiB HTML"
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        return f"{len(body['results'])} results"
+    return "created" if isinstance(body, dict) and body.get("id") else ""
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def first_page_cursor(client: Client, path: str) -> str | None:
+    status, payload, _ms = client.call("GET", path)
+    if status != 200:
+        return None
+    try:
+        return json.loads(payload).get("next_cursor")
+    except (ValueError, AttributeError):
+        return None
+
+
+def build_scenarios(client: Client, probe: dict, requests: int) -> list[Scenario]:
+    owner = probe["owner_id"]
+    filtered = f"/api/v1/leads/?owner_id={owner}&status=new&limit=50"
+    unfiltered = "/api/v1/leads/?limit=50"
+    scenarios = [
+        Scenario("leads: owner + status, newest 50", TARGET_LIST, lambda i: ("GET", filtered, None)),
+        Scenario("leads: all, newest 50", TARGET_LIST, lambda i: ("GET", unfiltered, None)),
+    ]
+    for label, path in (("leads: all, page 2", unfiltered), ("leads: owner + status, page 2", filtered)):
+        cursor = first_page_cursor(client, path)
+        if cursor:
+            page2 = f"{path}&cursor={quote(cursor)}"
+            scenarios.append(Scenario(label, TARGET_LIST, lambda i, p=page2: ("GET", p, None)))
+        else:
+            missing = Scenario(label, TARGET_LIST, None)
+            missing.error = "no next_cursor in the first page (endpoint missing or too few rows)"
+            scenarios.append(missing)
+    brands = ["华信", "中科", "恒通", "蓝海", "星河", "远景", "鼎盛", "启明"]
+    scenarios.append(
+        Scenario(
+            "lead: create (POST)",
+            TARGET_CREATE,
+            lambda i: (
+                "POST",
+                "/api/v1/leads/",
+                {
+                    "company": f"苏州{brands[i % len(brands)]}基准{i}科技有限公司",
+                    "contact_name": "张伟",
+                    "phone": "13800138000",
+                    "source": "api",
+                },
+            ),
+            expect=201,
+        )
+    )
+    queries = [
+        ("Chinese substring", "华为"),
+        ("full pinyin", "huawei"),
+        ("initials", "hwjs"),
+        ("phone last 4", probe["phone_last4"]),
+        ("name fragment", probe["fragment"]),
+        ("very common word", "科技"),
+    ]
+    for label, q in queries:
+        path = "/api/v1/search/?" + urlencode({"q": q})
+        scenarios.append(Scenario(f"search: {label} ({q})", TARGET_SEARCH, lambda i, p=path: ("GET", p, None)))
+    accounts = probe["accounts_360"]
+    if accounts:
+        scenarios.append(
+            Scenario(
+                "account 360 page (HTML)",
+                TARGET_PAGE,
+                lambda i: ("GET", f"/accounts/{accounts[i % len(accounts)]}/", None),
+            )
+        )
+    return scenarios
+
+
+def machine_info() -> dict[str, str]:
+    info = {"CPUs": str(os.cpu_count())}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["CPU"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory"] = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    info["Python"] = platform.python_version()
+    info["SQLite"] = sqlite3.sqlite_version
+    info["server"] = f"gunicorn, {WORKERS} sync workers, TIDE_DEBUG=0"
+    return info
+
+
+def render_table(results: list[Scenario]) -> list[str]:
+    lines = [
+        "| scenario | requests | median ms | p95 ms | target ms | | response |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for s in results:
+        if s.error or not s.samples:
+            lines.append(f"| {s.name} | – | – | – | ≤ {s.target:g} | ⚠ {s.error or 'no samples'} | |")
+            continue
+        median, p95 = statistics.median(s.samples), percentile(s.samples, 0.95)
+        verdict = "ok" if median <= s.target else "**slower than target**"
+        lines.append(
+            f"| {s.name} | {len(s.samples)} | {median:.1f} | {p95:.1f} | ≤ {s.target:g} | {verdict} | {s.note} |"
+        )
+    return lines
+
+
+def write_report(results, probe, meta, requests) -> None:
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    machine = machine_info()
+    section = [f"## {now} — {meta['leads']:,} leads", ""]
+    section += [f"- {k}: {v}" for k, v in machine.items()]
+    counts = ", ".join(f"{v:,} {k}" for k, v in probe["counts"].items())
+    size = sum(Path(f"{DB_PATH}{s}").stat().st_size for s in ("", "-wal") if Path(f"{DB_PATH}{s}").exists())
+    section += [
+        f"- data: {counts}; database file {size / 1024**3:.2f} GiB",
+        f"- demo build (`manage.py demo --scale {meta['leads']}`): {meta['build_seconds']:.0f} s",
+        f"- {requests} measured requests per scenario after warm-up, sequential, one client",
+        "",
+    ]
+    section += render_table(results)
+    section.append("")
+    header = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench BENCH_ARGS=--write` (bench/run.py): demo data in a separate SQLite database",
+        "(var/bench/), the app under gunicorn, latency measured over HTTP on localhost. Newest first.",
+        "",
+    ]
+    REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    old = REPORT_PATH.read_text() if REPORT_PATH.exists() else "\n".join(header)
+    head, sep, rest = old.partition("\n## ")
+    text = head.rstrip("\n") + "\n\n" + "\n".join(section) + ("\n## " + rest if sep else "")
+    REPORT_PATH.write_text(text)
+    log(f"Results added to {REPORT_PATH.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=1_000_000, help="demo scale (number of leads)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the bench database from scratch")
+    parser.add_argument("--requests", type=int, default=200, help="measured requests per scenario")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per scenario first")
+    parser.add_argument("--write", action="store_true", help="add the results to docs/benchmarks.md")
+    args = parser.parse_args()
+
+    meta = ensure_data(args.leads, args.rebuild)
+    log("Probing the data (owner, accounts, queries) and creating a session and an API token")
+    probe = json.loads(shell(PROBE))
+    token = manage("apitoken", "admin", "--name", "bench").strip().splitlines()[-1]
+    port = free_port()
+    log(f"Starting gunicorn on 127.0.0.1:{port}")
+    server = start_server(port)
+    results: list[Scenario] = []
+    try:
+        api = Client(port, {"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        page = Client(port, {"Cookie": f"sessionid={probe['session']}"})
+        for scenario in build_scenarios(api, probe, args.requests):
+            if scenario.make_request is not None:
+                client = page if scenario.name.startswith("account 360") else api
+                log(f"  {scenario.name} …")
+                run_scenario(client, scenario, args.requests, args.warmup)
+            results.append(scenario)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    print()
+    counts = ", ".join(f"{v:,} {k}" for k, v in probe["counts"].items())
+    print(f"Data: {counts}; demo build took {meta['build_seconds']:.0f} s")
+    print(f"Lead owner for the filtered list: user {probe['owner_id']} ({probe['owner_new_leads']:,} new leads)")
+    print("\n".join(render_table(results)))
+    if args.write:
+        write_report(results, probe, meta, args.requests)
+
+
+if __name__ == "__main__":
+    main()
