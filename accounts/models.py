@@ -88,7 +88,6 @@ class Account(OwnedModel):
             ),
             models.Index(fields=["-created_at", "-id"], name="account_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["name"], name="account_name_idx"),
-            models.Index(fields=["parent"], name="account_parent_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

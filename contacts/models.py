@@ -55,7 +55,6 @@ class Contact(OwnedModel):
                 condition=Q(deleted_at__isnull=True),
             ),
             models.Index(fields=["-created_at", "-id"], name="contact_new_idx", condition=Q(deleted_at__isnull=True)),
-            models.Index(fields=["account"], name="contact_account_idx"),
         ]
 
     def __str__(self):

@@ -17,6 +17,7 @@ class FollowUp(OwnedModel):
     object_type = ObjectType.FOLLOWUP
     permission_parents = ("account", "contact", "lead", "opportunity")
     history_fields = ("kind", "occurred_at", "content", "next_step", "next_follow_up_on", "owner")
+    # Each link is indexed together with the time (see Meta.indexes), so the plain FK indexes are off.
     RELATED_FIELDS = ("account", "contact", "lead", "opportunity")
 
     kind = models.CharField(_("type"), max_length=20, choices=FollowUpType.choices, default=FollowUpType.CALL)
@@ -27,6 +28,7 @@ class FollowUp(OwnedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="followups",
+        db_index=False,
     )
     contact = models.ForeignKey(
         "contacts.Contact",
@@ -35,9 +37,16 @@ class FollowUp(OwnedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="followups",
+        db_index=False,
     )
     lead = models.ForeignKey(
-        "leads.Lead", verbose_name=_("lead"), null=True, blank=True, on_delete=models.PROTECT, related_name="followups"
+        "leads.Lead",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="followups",
+        db_index=False,
     )
     opportunity = models.ForeignKey(
         "opportunities.Opportunity",
@@ -46,6 +55,7 @@ class FollowUp(OwnedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="followups",
+        db_index=False,
     )
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
     content = models.TextField(_("what was said"))

@@ -85,7 +85,6 @@ class Opportunity(OwnedModel):
                 condition=Q(deleted_at__isnull=True),
             ),
             models.Index(fields=["-created_at", "-id"], name="opp_new_idx", condition=Q(deleted_at__isnull=True)),
-            models.Index(fields=["account"], name="opp_account_idx"),
         ]
 
     def __str__(self):

@@ -15,6 +15,7 @@ import unicodedata
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.seg.simpleseg import seg
 
 MAX_CHARS = 12  # longest suffix token kept for a Chinese name, in characters
 MAX_PINYIN = 24  # longest full-pinyin suffix token, in letters
@@ -31,12 +32,20 @@ def normalize(text: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _syllables(text: str) -> tuple[str, ...]:
+def _word_syllables(word: str) -> tuple[str, ...]:
     parts: list[str] = []
-    for piece in lazy_pinyin(text, style=Style.NORMAL, errors=lambda s: list(s), strict=False):
+    for piece in lazy_pinyin(word, style=Style.NORMAL, errors=lambda s: list(s), strict=False):
         piece = "".join(c for c in piece.lower() if c.isalnum() and c.isascii())
         if piece:
             parts.append(piece)
+    return tuple(parts)
+
+
+def _syllables(text: str) -> tuple[str, ...]:
+    """Pinyin of a name, cached per word (pypinyin's own segmentation): names share words, not whole names."""
+    parts: list[str] = []
+    for word in seg(text):
+        parts.extend(_word_syllables(word))
     return tuple(parts)
 
 
