@@ -120,9 +120,15 @@ class Visit:
 
     def navbar_search(self, query):
         box = self.page.locator("nav form[role=search] input[name=q]")
-        if not box.is_visible():  # phones: the search box sits in the collapsed menu
-            self.page.locator(".navbar-toggler").click()
-            expect(box).to_be_visible()
+        toggler = self.page.locator(".navbar-toggler")
+        if toggler.is_visible():  # phones: the search box sits in the collapsed menu
+            menu = self.page.locator("#mainnav")
+            # Wait out Bootstrap's collapse animation rather than clicking into it (a click mid-way closes it).
+            expect(menu).not_to_have_class(re.compile(r"\bcollapsing\b"))
+            if "show" not in (menu.get_attribute("class") or "").split():
+                toggler.click()
+            expect(menu).to_have_class(re.compile(r"\bshow\b"))
+        expect(box).to_be_visible()
         box.fill(query)
         with self.page.expect_navigation():
             box.press("Enter")
