@@ -3,7 +3,7 @@ from typing import Annotated
 
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
-from core.api import OwnedOut, build_crud_router, payload_data
+from core.api import OwnedOut, build_crud_router, payload_data, resolver
 
 from . import actions
 from .models import Account
@@ -28,11 +28,11 @@ class AccountOut(OwnedOut):
     tags: list[str] = []
     notes: str
 
-    @staticmethod
+    @resolver
     def resolve_region(obj):
         return obj.region_label
 
-    @staticmethod
+    @resolver
     def resolve_tags(obj):
         return [t.name for t in obj.tags.all()]
 

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
-from core.api import OwnedOut, build_crud_router, payload_data
+from core.api import OwnedOut, build_crud_router, payload_data, resolver
 
 from . import actions
 from .models import Contact
@@ -23,7 +23,7 @@ class ContactOut(OwnedOut):
     attitude: str
     notes: str
 
-    @staticmethod
+    @resolver
     def resolve_account_name(obj):
         return obj.account.name
 

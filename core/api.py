@@ -21,6 +21,20 @@ from .keyset import keyset_page, parse_ordering
 from .models import ApiToken, IdempotencyRecord
 
 
+def resolver(fn):
+    """A Ninja resolver that passes through values already serialized: a create returns (and an
+    idempotent replay stores) a plain dict, which must come out exactly as it went in."""
+    name = fn.__name__.removeprefix("resolve_")
+
+    def resolve(obj):
+        if isinstance(obj, dict):
+            return obj.get(name)
+        return fn(obj)
+
+    resolve.__name__ = fn.__name__
+    return staticmethod(resolve)
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request, token):
         api_token = ApiToken.authenticate(token)
@@ -399,6 +413,6 @@ class OwnedOut(Schema):
     updated_at: Any
     version: int
 
-    @staticmethod
+    @resolver
     def resolve_owner_name(obj):
         return str(obj.owner) if obj.owner_id else ""

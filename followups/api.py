@@ -3,7 +3,7 @@ from typing import Annotated
 
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
-from core.api import OwnedOut, build_crud_router, payload_data
+from core.api import OwnedOut, build_crud_router, payload_data, resolver
 
 from . import actions
 from .models import FollowUp
@@ -21,7 +21,7 @@ class FollowUpOut(OwnedOut):
     next_step: str
     next_follow_up_on: datetime.date | None = None
 
-    @staticmethod
+    @resolver
     def resolve_subject(obj):
         return obj.subject_label
 

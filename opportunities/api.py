@@ -4,7 +4,7 @@ from typing import Annotated
 
 from ninja import Field, FilterLookup, FilterSchema, Router, Schema
 
-from core.api import OwnedOut, build_crud_router, payload_data
+from core.api import OwnedOut, build_crud_router, payload_data, resolver
 
 from . import actions
 from .models import Opportunity, Stage
@@ -25,15 +25,15 @@ class OpportunityOut(OwnedOut):
     lost_reason: str
     notes: str
 
-    @staticmethod
+    @resolver
     def resolve_account_name(obj):
         return obj.account.name
 
-    @staticmethod
+    @resolver
     def resolve_stage_name(obj):
         return obj.stage.name
 
-    @staticmethod
+    @resolver
     def resolve_probability(obj):
         return obj.stage.probability
 

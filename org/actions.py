@@ -205,3 +205,10 @@ def save_role(
     return core_actions.update_record(
         instance=role, user=user, data=data, expected_version=expected_version, after_save=set_permissions
     )
+
+
+@transaction.atomic
+def delete_role(*, role: Role, user, expected_version=None) -> Role:
+    if role.users.filter(is_active=True).exists():
+        raise ValidationError(_("Take this role away from its users before deleting it."))
+    return core_actions.delete_record(instance=role, user=user, expected_version=expected_version)

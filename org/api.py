@@ -18,6 +18,7 @@ from core.api import (
     idempotent_create,
     list_page,
     payload_data,
+    resolver,
 )
 from core.choices import Action
 
@@ -104,7 +105,7 @@ class UserOut(Schema):
     date_joined: datetime.datetime
     version: int
 
-    @staticmethod
+    @resolver
     def resolve_role_ids(obj):
         return [r.pk for r in obj.roles.all()]
 
@@ -291,7 +292,7 @@ class RoleOut(Schema):
     permissions: list[GrantSchema]
     version: int
 
-    @staticmethod
+    @resolver
     def resolve_permissions(obj):
         return [{"object_type": p.object_type, "actions": p.actions, "scope": p.scope} for p in obj.permissions.all()]
 
@@ -355,3 +356,14 @@ def update_role(request, role_id: int, payload: RoleIn):
         role=role,
         expected_version=expected_version(request),
     )
+
+
+@roles_router.delete(
+    "/{int:role_id}",
+    response={204: None, 404: ErrorOut, 412: ErrorOut, 422: ErrorOut},
+    summary="Delete a role (refused while users still hold it)",
+)
+def delete_role(request, role_id: int):
+    role = core_actions.get_for(Role, request.user, Action.DELETE, role_id)
+    actions.delete_role(role=role, user=request.user, expected_version=expected_version(request))
+    return Status(204, None)

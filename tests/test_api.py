@@ -255,3 +255,27 @@ def test_openapi_document_describes_the_api(client):
     assert doc["info"]["title"] == "Tide CRM Open API"
     for path in ["/api/v1/leads/", "/api/v1/accounts/{record_id}", "/api/v1/search/", "/api/v1/users/"]:
         assert path in doc["paths"], path
+
+
+def test_roles_can_be_deleted_only_when_nobody_holds_them(org, api_for):
+    api = api_for(org.admin)
+    role = api.post(
+        "/roles/",
+        {"name": "临时", "code": "temp", "permissions": [{"object_type": "lead", "actions": ["view"], "scope": 1}]},
+    ).json_body
+    holder = org.user("holder", org.sh)
+    holder.roles.add(role["id"])
+    r = api.delete(f"/roles/{role['id']}")
+    assert r.status_code == 422 and r.json_body["errors"]["__all__"]
+    holder.roles.clear()
+    assert api.delete(f"/roles/{role['id']}").status_code == 204
+    assert role["id"] not in {r["id"] for r in api.get("/roles/").json_body}
+
+
+def test_create_answers_with_the_full_record(org, rep, api_for):
+    api = api_for(rep)
+    body = {"name": "甲公司", "tags": ["国企", "重点"], "province_code": "44", "city_code": "4403"}
+    for headers in ({}, {"Idempotency-Key": "k1"}, {"Idempotency-Key": "k1"}):
+        created = api.post("/accounts/", body, headers=headers).json_body
+        assert created["tags"] == ["国企", "重点"] and created["region"] == "广东省 深圳市"
+        assert created["owner_name"] == str(rep)
