@@ -76,6 +76,22 @@ class Account(OwnedModel):
     )
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="accounts")
     notes = models.TextField(_("notes"), blank=True)
+    # Lead flow: public pool, ownership age, follow-up recency (derived), recycling exemption.
+    pool = models.ForeignKey(
+        "pools.Pool",
+        verbose_name=_("public pool"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
+    pool_entered_at = models.DateTimeField(_("in the pool since"), null=True, blank=True, editable=False)
+    owner_since = models.DateTimeField(_("owned since"), null=True, blank=True, editable=False)
+    last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True, editable=False)
+    is_locked = models.BooleanField(_("locked"), default=False, help_text=_("Locked accounts are never recycled."))
+    # Duplicate check keys (derived from name): the normalised core name and its first characters.
+    match_name = models.CharField(max_length=200, blank=True, editable=False)
+    match_head = models.CharField(max_length=4, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("account")
@@ -88,6 +104,14 @@ class Account(OwnedModel):
             ),
             models.Index(fields=["-created_at", "-id"], name="account_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["name"], name="account_name_idx"),
+            models.Index(
+                fields=["pool", "-created_at", "-id"],
+                name="account_pool_new_idx",
+                condition=Q(deleted_at__isnull=True, pool__isnull=False),
+            ),
+            models.Index(fields=["match_name"], name="account_match_name_idx", condition=~Q(match_name="")),
+            models.Index(fields=["match_head"], name="account_match_head_idx", condition=~Q(match_head="")),
+            models.Index(fields=["phone"], name="account_phone_idx", condition=~Q(phone="")),
         ]
         constraints = [
             models.UniqueConstraint(

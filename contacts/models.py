@@ -55,6 +55,9 @@ class Contact(OwnedModel):
                 condition=Q(deleted_at__isnull=True),
             ),
             models.Index(fields=["-created_at", "-id"], name="contact_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(fields=["mobile"], name="contact_mobile_idx", condition=~Q(mobile="")),
+            models.Index(fields=["phone"], name="contact_phone_idx", condition=~Q(phone="")),
+            models.Index(fields=["email"], name="contact_email_idx", condition=~Q(email="")),
         ]
 
     def __str__(self):

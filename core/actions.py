@@ -53,6 +53,8 @@ def check_owner(instance, user, action: str) -> None:
             {"owner": [_("Select a valid choice. That choice is not one of the available choices.")]}
         ) from None
     if owner is None:
+        if getattr(instance, "pool_id", None):  # records in a public pool have no owner
+            return
         raise ValidationError({"owner": [_("Choose an owner.")]})
     if not owner.is_active:
         raise ValidationError({"owner": [_("%(user)s has left the company and cannot own records.") % {"user": owner}]})
@@ -89,8 +91,10 @@ def create_record(*, model, user, data: dict, after_save: Callable | None = None
     if not can(user, model.object_type, Action.CREATE):
         raise PermissionDeniedError()
     instance = model(**data)
-    if hasattr(instance, "owner_id") and instance.owner_id is None:
+    if hasattr(instance, "owner_id") and instance.owner_id is None and not data.get("pool"):
         instance.owner = user
+    if hasattr(instance, "owner_since") and instance.owner_id:
+        instance.owner_since = timezone.now()
     instance.created_by = user
     check_owner(instance, user, Action.CREATE)
     check_related_visible(instance, user, data.keys())
@@ -125,6 +129,8 @@ def update_record(
         if not model.objects.visible_to(user, Action.TRANSFER).filter(pk=current.pk).exists():
             raise ValidationError({"owner": [_("You may not transfer this record.")]})
         check_owner(current, user, Action.TRANSFER)
+        if hasattr(current, "owner_since"):
+            current.owner_since = timezone.now()
     check_related_visible(current, user, [k for k in data if k != "owner"])
     current.full_clean(validate_constraints=False)
     current.version += 1
@@ -211,7 +217,10 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
     moving_ids = [r.pk for r in moving]
     for start in range(0, len(moving_ids), 500):
         chunk = moving_ids[start : start + 500]
-        model.objects.filter(pk__in=chunk).update(owner=new_owner, version=models.F("version") + 1, updated_at=now)
+        extra = {"owner_since": now} if hasattr(model, "owner_since") else {}
+        model.objects.filter(pk__in=chunk).update(
+            owner=new_owner, version=models.F("version") + 1, updated_at=now, **extra
+        )
     ChangeLog.objects.bulk_create(entries, batch_size=1000)
     return len(moving)
 

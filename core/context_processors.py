@@ -17,4 +17,9 @@ def navigation(request):
         ):
             if can(user, object_type, Action.VIEW):
                 items.append({"type": object_type, "label": ObjectType(object_type).label, "url_name": url_name})
-    return {"nav_items": items, "tide_name": settings.TIDE_NAME}
+    unread = 0
+    if user is not None and user.is_authenticated:
+        from core.notify import unread_count
+
+        unread = unread_count(user)
+    return {"nav_items": items, "tide_name": settings.TIDE_NAME, "unread_notifications": unread}

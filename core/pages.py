@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from . import actions as core_actions
 from .choices import Action, HistoryAction, ObjectType
 from .errors import DomainError, NotFoundError, validation_error_fields
-from .models import ApiToken, ChangeLog
+from .models import ApiToken, ChangeLog, Notification
 from .permissions import can
 from .registry import owned_models
 from .views import capped_count
@@ -148,3 +148,17 @@ def history_list(request):
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     return render(request, "core/history.html", {"entries": entries[:60]})
+
+
+@login_required
+def notifications(request):
+    """The user's inbox; opening it marks what it shows as read (POST `read_all` for the rest)."""
+    inbox = Notification.objects.filter(user=request.user)
+    if request.method == "POST":
+        inbox.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("core:notifications")
+    rows = list(inbox[:100])
+    unread = [n.pk for n in rows if n.read_at is None]
+    if unread:
+        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+    return render(request, "core/notifications.html", {"rows": rows, "unread": set(unread)})

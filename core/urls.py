@@ -18,4 +18,5 @@ urlpatterns = [
     path("me/tokens/", pages.api_tokens, name="api_tokens"),
     path("autocomplete/<str:object_type>/", pages.autocomplete, name="autocomplete"),
     path("history/", pages.history_list, name="history"),
+    path("notifications/", pages.notifications, name="notifications"),
 ]

@@ -52,6 +52,61 @@ class Lead(OwnedModel):
     invalid_reason = models.CharField(_("invalid reason"), max_length=20, choices=InvalidReason.choices, blank=True)
     invalid_note = models.CharField(_("invalid note"), max_length=300, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    campaign = models.CharField(_("campaign"), max_length=100, blank=True)
+    score = models.IntegerField(_("score"), default=0)
+    facts = models.JSONField(
+        _("qualification facts"),
+        default=dict,
+        blank=True,
+        help_text=_('What the rep has established, e.g. {"has_project": true}; qualification criteria read these.'),
+    )
+    # Lead flow: where the lead sits and since when (pools), when it was last followed up (derived).
+    pool = models.ForeignKey(
+        "pools.Pool",
+        verbose_name=_("public pool"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="leads",
+    )
+    pool_entered_at = models.DateTimeField(_("in the pool since"), null=True, blank=True, editable=False)
+    owner_since = models.DateTimeField(_("owned since"), null=True, blank=True, editable=False)
+    last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True, editable=False)
+    is_locked = models.BooleanField(_("locked"), default=False, help_text=_("Locked leads are never recycled."))
+    # Duplicate check keys (derived from company): the normalised core name and its first characters.
+    match_name = models.CharField(max_length=200, blank=True, editable=False)
+    match_head = models.CharField(max_length=4, blank=True, editable=False)
+    converted_account = models.ForeignKey(
+        "accounts.Account",
+        verbose_name=_("converted to account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_leads",
+        editable=False,
+        db_index=False,
+    )
+    converted_contact = models.ForeignKey(
+        "contacts.Contact",
+        verbose_name=_("converted to contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_leads",
+        editable=False,
+        db_index=False,
+    )
+    converted_opportunity = models.ForeignKey(
+        "opportunities.Opportunity",
+        verbose_name=_("converted to opportunity"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="source_leads",
+        editable=False,
+        db_index=False,
+    )
+    converted_at = models.DateTimeField(_("converted at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead")
@@ -71,6 +126,15 @@ class Lead(OwnedModel):
                 condition=Q(deleted_at__isnull=True),
             ),
             models.Index(fields=["-created_at", "-id"], name="lead_new_idx", condition=Q(deleted_at__isnull=True)),
+            models.Index(
+                fields=["pool", "-created_at", "-id"],
+                name="lead_pool_new_idx",
+                condition=Q(deleted_at__isnull=True, pool__isnull=False),
+            ),
+            models.Index(fields=["match_name"], name="lead_match_name_idx", condition=~Q(match_name="")),
+            models.Index(fields=["match_head"], name="lead_match_head_idx", condition=~Q(match_head="")),
+            models.Index(fields=["phone"], name="lead_phone_idx", condition=~Q(phone="")),
+            models.Index(fields=["email"], name="lead_email_idx", condition=~Q(email="")),
         ]
 
     def __str__(self):

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "core",
     "org",
     "accounts",
@@ -54,6 +56,11 @@ INSTALLED_APPS = [
     "opportunities",
     "followups",
     "search",
+    "pools",
+    "dedupe",
+    "assignment",
+    "imports",
+    "capture",
 ]
 
 MIDDLEWARE = [
@@ -159,3 +166,17 @@ LOGGING = {
 
 NINJA_PAGINATION_PER_PAGE = 50
 TIDE_NAME = _("Tide CRM")
+
+# Background jobs through Django's task interface. The database queue needs no other service
+# (`manage.py db_worker`); production sets TIDE_TASKS=redis and runs RQ workers (`manage.py rqworker`).
+TIDE_TASKS = os.environ.get("TIDE_TASKS", "database")
+REDIS_URL = os.environ.get("TIDE_REDIS_URL", "redis://127.0.0.1:6379/0")
+TASK_QUEUES = ["default", "imports"]
+if TIDE_TASKS == "redis":
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
+    RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASK_QUEUES}
+elif TIDE_TASKS == "immediate":
+    TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": TASK_QUEUES}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
