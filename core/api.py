@@ -250,6 +250,7 @@ def build_crud_router(
     """
     router = Router(tags=tags)
     object_type = model.object_type
+    prefix = model.__name__.lower()
 
     class PageOut(Schema):
         results: list[out_schema]
@@ -265,13 +266,16 @@ def build_crud_router(
             qs = qs.prefetch_related(*prefetch_related)
         return qs
 
-    @router.get("/", response=PageOut, summary=f"List {model._meta.verbose_name_plural}")
+    @router.get("/", response=PageOut, operation_id=f"{prefix}_list", summary=f"List {model._meta.verbose_name_plural}")
     def list_records(request, params: Query[ListParams], filters: Query[filter_schema]):
         qs = filters.apply(visible(request)) if hasattr(filters, "apply") else filters.filter(visible(request))
         return list_page(qs, params, orderings)
 
     @router.get(
-        "/{int:record_id}", response={200: out_schema, 404: ErrorOut}, summary=f"Get one {model._meta.verbose_name}"
+        "/{int:record_id}",
+        response={200: out_schema, 404: ErrorOut},
+        operation_id=f"{prefix}_get",
+        summary=f"Get one {model._meta.verbose_name}",
     )
     def get_record(request, record_id: int, response: HttpResponse):
         instance = core_actions.get_for(model, request.user, Action.VIEW, record_id)
@@ -282,6 +286,7 @@ def build_crud_router(
     @router.post(
         "/",
         response={201: out_schema, 403: ErrorOut, 422: ErrorOut},
+        operation_id=f"{prefix}_create",
         summary=f"Create a {model._meta.verbose_name}",
         description="Send an `Idempotency-Key` header to make retries safe: the same key and body never create twice.",
     )
@@ -302,6 +307,7 @@ def build_crud_router(
     @router.patch(
         "/{int:record_id}",
         response={200: out_schema, 404: ErrorOut, 412: ErrorOut, 422: ErrorOut},
+        operation_id=f"{prefix}_update",
         summary=f"Change a {model._meta.verbose_name}",
         description="Send `If-Match` with the ETag you read; a record changed since then answers 412.",
     )
@@ -320,6 +326,7 @@ def build_crud_router(
     @router.delete(
         "/{int:record_id}",
         response={204: None, 404: ErrorOut, 412: ErrorOut},
+        operation_id=f"{prefix}_delete",
         summary=f"Delete a {model._meta.verbose_name} (to the recycle bin)",
     )
     def delete_record(request, record_id: int):
@@ -332,6 +339,7 @@ def build_crud_router(
         @router.post(
             "/transfer",
             response={200: TransferOut, 403: ErrorOut, 422: ErrorOut},
+            operation_id=f"{prefix}_transfer",
             summary=f"Transfer {model._meta.verbose_name_plural} to another owner",
         )
         def transfer_records(request, payload: TransferIn):
@@ -350,7 +358,12 @@ def build_crud_router(
 
     if getattr(model, "shareable", False):
 
-        @router.get("/{int:record_id}/team", response=list[ShareOut], summary="List the record's team")
+        @router.get(
+            "/{int:record_id}/team",
+            response=list[ShareOut],
+            operation_id=f"{prefix}_list_team",
+            summary="List the record's team",
+        )
         def list_team(request, record_id: int):
             instance = core_actions.get_for(model, request.user, Action.VIEW, record_id)
             return [
@@ -361,6 +374,7 @@ def build_crud_router(
         @router.post(
             "/{int:record_id}/team",
             response={200: ShareOut, 404: ErrorOut, 422: ErrorOut},
+            operation_id=f"{prefix}_add_team_member",
             summary="Add or change a team member",
         )
         def add_team_member(request, record_id: int, payload: ShareIn):
@@ -374,7 +388,10 @@ def build_crud_router(
             return {"user_id": share.user_id, "user_name": str(share.user), "access": share.access}
 
         @router.delete(
-            "/{int:record_id}/team/{int:user_id}", response={204: None, 404: ErrorOut}, summary="Remove a team member"
+            "/{int:record_id}/team/{int:user_id}",
+            response={204: None, 404: ErrorOut},
+            operation_id=f"{prefix}_remove_team_member",
+            summary="Remove a team member",
         )
         def remove_team_member(request, record_id: int, user_id: int):
             from org.models import User

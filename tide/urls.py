@@ -15,4 +15,9 @@ urlpatterns = [
     path("opportunities/", include("opportunities.urls")),
     path("followups/", include("followups.urls")),
     path("search/", include("search.urls")),
+    path("pools/", include("pools.urls")),
+    path("duplicates/", include("dedupe.urls")),
+    path("assignment/", include("assignment.urls")),
+    path("imports/", include("imports.urls")),
+    path("f/", include("capture.urls")),
 ]
