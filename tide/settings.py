@@ -180,3 +180,12 @@ elif TIDE_TASKS == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": TASK_QUEUES}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
+
+# The cache counts public-form submissions per visitor across workers: use Redis in production.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tide"}}
+if os.environ.get("TIDE_CACHE_URL"):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["TIDE_CACHE_URL"],
+    }
+TIDE_TRUST_X_FORWARDED_FOR = _env_bool("TIDE_TRUST_X_FORWARDED_FOR", False)

@@ -1,0 +1,123 @@
+"""Public form submissions: spam and flood checks, then a lead created the same way as everywhere else."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.errors import DomainError
+from leads import actions as lead_actions
+
+from .choices import SubmissionOutcome
+from .models import FormSubmission, WebForm
+
+MIN_FILL_SECONDS = 2
+TIMER_SALT = "capture.form-timer"
+
+
+@dataclass
+class SubmissionResult:
+    outcome: str
+    lead_id: int | None = None
+
+
+def form_timer() -> str:
+    """A signed timestamp the page carries: a human needs a few seconds to fill in the form, a bot does not."""
+    return signing.dumps(int(time.time()), salt=TIMER_SALT)
+
+
+def _seconds_since(token: str | None) -> float | None:
+    if not token:
+        return None
+    try:
+        started = signing.loads(token, salt=TIMER_SALT, max_age=86400)
+    except signing.BadSignature:
+        return None
+    return time.time() - int(started)
+
+
+def hash_ip(ip: str) -> str:
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{ip}".encode()).hexdigest()
+
+
+def _over_rate_limit(form: WebForm, ip_hash: str) -> bool:
+    """A fixed one-hour window per form and visitor, counted in the cache shared by all workers."""
+    key = f"webform:{form.pk}:{ip_hash[:32]}:{int(time.time() // 3600)}"
+    if cache.add(key, 1, timeout=3600):
+        return False
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=3600)
+        return False
+    return count > form.rate_limit_per_hour
+
+
+def _record(form, outcome, ip_hash, lead=None, detail=""):
+    FormSubmission.objects.create(form=form, outcome=outcome, ip_hash=ip_hash, lead=lead, detail=detail[:300])
+
+
+def submit_form(
+    *, form: WebForm, data: dict, ip: str, honeypot: str = "", timer: str | None = None, require_timer: bool = True
+) -> SubmissionResult:
+    """Create a lead from a visitor's submission. Spam gets a polite answer and creates nothing."""
+    if not form.is_active:
+        raise DomainError(_("This form is closed."), code="form_closed", status=404)
+    ip_hash = hash_ip(ip or "")
+    if _over_rate_limit(form, ip_hash):
+        _record(form, SubmissionOutcome.RATE_LIMITED, ip_hash)
+        raise DomainError(
+            _("Too many submissions from your address; please try again later."), code="rate_limited", status=429
+        )
+    elapsed = _seconds_since(timer)
+    if honeypot or (require_timer and (elapsed is None or elapsed < MIN_FILL_SECONDS)):
+        _record(form, SubmissionOutcome.SPAM, ip_hash, detail="honeypot" if honeypot else "timer")
+        return SubmissionResult(SubmissionOutcome.SPAM)
+    errors = {}
+    lead_data = {}
+    for spec in form.field_specs():
+        name = spec["name"]
+        value = str(data.get(name) or "").strip()
+        if spec.get("required") and not value:
+            errors[name] = [_("This field is required.")]
+        lead_data[name] = value
+    if errors:
+        _record(form, SubmissionOutcome.INVALID, ip_hash, detail=", ".join(errors))
+        raise ValidationError(errors)
+    lead_data.update({"source": form.source, "campaign": form.campaign})
+    try:
+        with transaction.atomic():
+            lead = lead_actions.create_lead(user=form.run_as, data=lead_data)
+    except ValidationError as error:
+        _record(form, SubmissionOutcome.INVALID, ip_hash, detail="; ".join(error.messages)[:300])
+        raise
+    except DomainError as error:
+        _record(form, SubmissionOutcome.REJECTED, ip_hash, detail=str(error.message))
+        raise
+    _record(form, SubmissionOutcome.CREATED, ip_hash, lead=lead)
+    return SubmissionResult(SubmissionOutcome.CREATED, lead.pk)
+
+
+@transaction.atomic
+def save_form(*, user, data: dict, form: WebForm | None = None) -> WebForm:
+    """Create or change a web form (admins only)."""
+    from org.permissions import is_admin
+
+    if not is_admin(user):
+        from core.errors import PermissionDeniedError
+
+        raise PermissionDeniedError()
+    form = form or WebForm(created_by=user)
+    for key, value in data.items():
+        setattr(form, key, value)
+    form.full_clean()
+    form.save()
+    return form

@@ -1,0 +1,13 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Lead fields a public form may ask for, in display order.
+FORM_FIELDS = ["company", "contact_name", "title", "phone", "email", "province_code", "city_code", "notes"]
+
+
+class SubmissionOutcome(models.TextChoices):
+    CREATED = "created", _("Lead created")
+    INVALID = "invalid", _("Invalid input")
+    SPAM = "spam", _("Caught as spam")
+    RATE_LIMITED = "rate_limited", _("Too many submissions")
+    REJECTED = "rejected", _("Refused by a rule")
