@@ -9,9 +9,10 @@ os.environ.setdefault("TIDE_TESTING", "1")
 
 
 @pytest.fixture(autouse=True)
-def _english_by_default(settings):
+def _english_by_default(settings, tmp_path):
     settings.LANGUAGE_CODE = "en"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 class Org:

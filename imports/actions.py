@@ -1,0 +1,185 @@
+"""Upload → map columns → preview → run in the background. Pages and the API call these."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.choices import Action, ObjectType
+from core.errors import DomainError, PermissionDeniedError
+from core.permissions import can
+
+from .choices import LEAD_TARGETS, JobStatus, OnDuplicate
+from .models import ImportJob, ImportLayout
+from .parsing import count_rows, file_kind, header_signature, read_header
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+# Column titles people use, in Chinese and English → lead field.
+SYNONYMS = {
+    "company": [
+        "公司",
+        "公司名称",
+        "企业名称",
+        "客户名称",
+        "单位",
+        "单位名称",
+        "company",
+        "company name",
+        "organization",
+    ],
+    "contact_name": ["联系人", "姓名", "联系人姓名", "name", "contact", "contact name"],
+    "title": ["职位", "职务", "title", "job title", "position"],
+    "phone": ["电话", "手机", "手机号", "手机号码", "联系电话", "联系方式", "phone", "mobile", "tel"],
+    "email": ["邮箱", "电子邮箱", "邮件", "email", "e-mail"],
+    "industry": ["行业", "所属行业", "industry"],
+    "province": ["省", "省份", "所在省份", "province"],
+    "city": ["市", "城市", "所在城市", "city"],
+    "district": ["区", "区县", "district"],
+    "address": ["地址", "详细地址", "address"],
+    "source": ["来源", "线索来源", "source"],
+    "campaign": ["活动", "市场活动", "campaign"],
+    "score": ["评分", "分数", "score"],
+    "owner": ["负责人", "销售", "所有人", "owner"],
+    "notes": ["备注", "说明", "notes", "remark", "remarks"],
+}
+
+
+def guess_mapping(header: list[str]) -> dict[str, str]:
+    lookup = {re.sub(r"\s+", "", word.lower()): target for target, words in SYNONYMS.items() for word in words}
+    mapping, used = {}, set()
+    for index, title in enumerate(header):
+        target = lookup.get(re.sub(r"[\s*＊:：]+", "", title.lower()))
+        if target and target not in used:
+            mapping[str(index)] = target
+            used.add(target)
+    return mapping
+
+
+def _check_can_import(user) -> None:
+    if not can(user, ObjectType.LEAD, Action.CREATE):
+        raise PermissionDeniedError()
+
+
+@transaction.atomic
+def upload(*, user, uploaded_file) -> ImportJob:
+    """Store the file and read its header; the mapping used last time for this layout is offered again."""
+    _check_can_import(user)
+    if uploaded_file.size > MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": [_("The file is larger than 200 MB.")]})
+    kind = file_kind(uploaded_file.name)
+    job = ImportJob(created_by=user, original_name=uploaded_file.name[:255], kind=kind)
+    job.file.save(f"{timezone.now():%Y%m%d%H%M%S}-{user.pk}.{kind}", uploaded_file, save=False)
+    from pathlib import Path
+
+    try:
+        header, _sample = read_header(Path(job.file.path), kind)
+    except ValidationError:
+        job.file.delete(save=False)
+        raise
+    job.header = header
+    layout = ImportLayout.objects.filter(object_type="lead", signature=header_signature(header)).first()
+    job.mapping = layout.mapping if layout else guess_mapping(header)
+    job.total_rows = count_rows(Path(job.file.path), kind)
+    job.save()
+    return job
+
+
+def preview(job: ImportJob, limit: int = 20) -> list[dict]:
+    """The first rows as they would be imported, with the reasons the bad ones would be rejected."""
+    from pathlib import Path
+
+    from .parsing import iter_rows
+    from .pipeline import RowNormaliser
+
+    normalise = RowNormaliser(job)
+    rows = iter_rows(Path(job.file.path), job.kind)
+    next(rows, None)
+    out = []
+    for number, cells in enumerate(rows, start=1):
+        if not any(cells):
+            continue
+        result = normalise(number, cells)
+        data = {k: (str(v) if v is not None else "") for k, v in result.data.items()}
+        out.append({"row": number, "cells": cells, "data": data, "reasons": result.reasons})
+        if len(out) >= limit:
+            break
+    return out
+
+
+@transaction.atomic
+def set_mapping(*, job: ImportJob, user, mapping: dict[str, str], on_duplicate: str, default_source: str = "import"):
+    if job.created_by_id != user.pk:
+        raise PermissionDeniedError()
+    if job.status != JobStatus.UPLOADED:
+        raise DomainError(_("This import has already started."), code="import_started", status=409)
+    clean = {}
+    for index, target in mapping.items():
+        if not target:
+            continue
+        if target not in LEAD_TARGETS:
+            raise ValidationError({"mapping": [_("Unknown field “%(f)s”.") % {"f": target}]})
+        if not str(index).isdigit() or int(index) >= len(job.header):
+            raise ValidationError({"mapping": [_("Unknown column %(c)s.") % {"c": index}]})
+        if target in clean.values():
+            raise ValidationError({"mapping": [_("“%(f)s” is mapped twice.") % {"f": target}]})
+        clean[str(index)] = target
+    if "company" not in clean.values():
+        raise ValidationError({"mapping": [_("Map a column to the company name.")]})
+    if on_duplicate not in OnDuplicate.values:
+        raise ValidationError({"on_duplicate": [_("Select a valid choice.")]})
+    from leads.choices import LeadSource
+
+    if default_source not in LeadSource.values:
+        raise ValidationError({"default_source": [_("Select a valid choice.")]})
+    job.mapping, job.on_duplicate, job.default_source = clean, on_duplicate, default_source
+    job.save(update_fields=["mapping", "on_duplicate", "default_source"])
+    ImportLayout.objects.update_or_create(
+        object_type="lead",
+        signature=header_signature(job.header),
+        defaults={"header": job.header, "mapping": clean, "updated_at": timezone.now()},
+    )
+    return job
+
+
+def start(*, job: ImportJob, user) -> ImportJob:
+    """Queue the import for the background worker."""
+    if job.created_by_id != user.pk:
+        raise PermissionDeniedError()
+    _check_can_import(user)
+    if "company" not in job.mapping.values():
+        raise ValidationError({"mapping": [_("Map a column to the company name.")]})
+    with transaction.atomic():
+        updated = ImportJob.objects.filter(pk=job.pk, status=JobStatus.UPLOADED).update(status=JobStatus.QUEUED)
+    if not updated:
+        raise DomainError(_("This import has already started."), code="import_started", status=409)
+    from .jobs import run_import
+
+    transaction.on_commit(lambda: run_import.enqueue(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def cancel(*, job: ImportJob, user) -> ImportJob:
+    """Stop after the batch under way; what was imported stays (each batch is whole)."""
+    if job.created_by_id != user.pk:
+        raise PermissionDeniedError()
+    ImportJob.objects.filter(pk=job.pk, status__in=[JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.RUNNING]).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def resume_interrupted() -> int:
+    """Re-queue imports a dead worker left RUNNING; they continue from their last committed batch."""
+    from .jobs import run_import
+
+    ids = list(ImportJob.objects.filter(status=JobStatus.RUNNING).values_list("pk", flat=True))
+    for pk in ids:
+        run_import.enqueue(pk)
+    return len(ids)

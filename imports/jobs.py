@@ -1,0 +1,9 @@
+from django_tasks import task
+
+
+@task(queue_name="imports")
+def run_import(job_id: int) -> int:
+    """Background half of an import: runs (or resumes) the job and returns how many rows it created."""
+    from .pipeline import run_job
+
+    return run_job(job_id).created_count

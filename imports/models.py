@@ -1,0 +1,86 @@
+"""Import jobs: an uploaded file, its column mapping, progress, and what became of every row."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import JobStatus, OnDuplicate, RowOutcome
+
+
+class ImportLayout(models.Model):
+    """The mapping last used for files whose header looks exactly like this one."""
+
+    object_type = models.CharField(max_length=20, default="lead")
+    signature = models.CharField(max_length=32)
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object_type", "signature"], name="importlayout_unique")]
+
+
+class ImportJob(models.Model):
+    object_type = models.CharField(max_length=20, default="lead", editable=False)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    kind = models.CharField(max_length=10)  # csv | xlsx
+    header = models.JSONField(default=list)
+    mapping = models.JSONField(_("column mapping"), default=dict)  # column index (str) -> target field
+    on_duplicate = models.CharField(
+        _("when a row matches an existing record"), max_length=10, choices=OnDuplicate.choices, default=OnDuplicate.SKIP
+    )
+    default_source = models.CharField(_("source when the file has none"), max_length=20, default="import")
+    status = models.CharField(_("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.UPLOADED)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows done"), default=0)  # the resume cursor
+    created_count = models.PositiveIntegerField(default=0)
+    merged_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+
+    def __str__(self):
+        return self.original_name
+
+    def get_absolute_url(self):
+        return reverse("imports:detail", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total_rows else min(100, int(self.processed_rows * 100 / self.total_rows))
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class ImportRow(models.Model):
+    """One row's fate. Rows that created a record keep a fingerprint, so the same row is never imported twice."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField()  # 1-based, header excluded
+    outcome = models.CharField(max_length=10, choices=RowOutcome.choices)
+    record_id = models.BigIntegerField(null=True, blank=True)  # created or matched record
+    fingerprint = models.CharField(max_length=32, blank=True)
+    reasons = models.JSONField(default=dict, blank=True)  # field -> [messages] for rejected rows
+    values = models.JSONField(default=list, blank=True)  # the original cells of rejected rows, for the fix-up file
+
+    class Meta:
+        ordering = ["job", "row_number"]
+        constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="importrow_unique_row")]
+        indexes = [
+            models.Index(fields=["fingerprint"], name="importrow_created_fp_idx", condition=Q(outcome="created")),
+            models.Index(fields=["job", "outcome"], name="importrow_job_outcome_idx"),
+        ]

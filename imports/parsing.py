@@ -1,0 +1,116 @@
+"""Reading spreadsheets as Chinese offices export them: CSV in UTF-8 (with or without BOM) or GBK,
+and XLSX. Rows stream; nothing holds a million-row file in memory twice."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+MAX_COLUMNS = 100
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 when the whole sample decodes as UTF-8, otherwise GB18030 (a superset of GBK/GB2312)."""
+    with open(path, "rb") as f:
+        sample = f.read(1 << 20)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as error:
+        if error.start > len(sample) - 4:  # the sample cut a multi-byte character in half
+            return "utf-8"
+    try:
+        sample.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        raise ValidationError({"file": [_("The file is neither UTF-8 nor GBK text.")]}) from None
+
+
+def file_kind(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return "xlsx"
+    raise ValidationError({"file": [_("Upload a .csv or .xlsx file.")]})
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores phone numbers as floats
+    return str(value).strip()
+
+
+def iter_rows(path: Path, kind: str) -> Iterator[list[str]]:
+    """Every row, header included, as a list of stripped strings."""
+    if kind == "csv":
+        encoding = detect_encoding(path)
+        with open(path, encoding=encoding, newline="") as f:
+            sample = f.read(64 * 1024)
+            f.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            for row in csv.reader(f, dialect):
+                yield [c.strip() for c in row[:MAX_COLUMNS]]
+        return
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet = workbook.get_sheet_by_index(0)
+    except Exception as error:  # calamine raises its own error types for broken files
+        raise ValidationError({"file": [_("This spreadsheet cannot be read: %(e)s") % {"e": error}]}) from None
+    for row in sheet.iter_rows():
+        yield [_cell(c) for c in row[:MAX_COLUMNS]]
+
+
+def header_signature(header: list[str]) -> str:
+    """Same columns in the same order → same layout, so the mapping chosen last time is offered again."""
+    normalised = "\x1f".join(h.strip().lower() for h in header)
+    return hashlib.sha256(normalised.encode()).hexdigest()[:32]
+
+
+def read_header(path: Path, kind: str) -> tuple[list[str], list[list[str]]]:
+    """The header row and up to 20 sample rows for the preview."""
+    rows = iter_rows(path, kind)
+    try:
+        header = next(rows)
+    except StopIteration:
+        raise ValidationError({"file": [_("The file is empty.")]}) from None
+    if not any(header):
+        raise ValidationError({"file": [_("The first row must name the columns.")]})
+    sample = []
+    for row in rows:
+        if any(row):
+            sample.append(row)
+        if len(sample) >= 20:
+            break
+    return header, sample
+
+
+def count_rows(path: Path, kind: str) -> int:
+    if kind == "csv":
+        with open(path, "rb") as f:
+            return max(sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1, 0)
+    return max(sum(1 for _ in iter_rows(path, kind)) - 1, 0)
+
+
+def rows_to_csv(header: list[str], rows) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -1,0 +1,230 @@
+"""Importing a spreadsheet of leads: every row ends somewhere, nothing twice, never half a batch."""
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from core.choices import Scope
+from imports import actions, pipeline
+from imports.choices import JobStatus
+from imports.models import ImportJob, ImportRow
+from leads.models import Lead
+
+pytestmark = pytest.mark.django_db
+
+HEADER = ["客户名称", "联系人", "手机", "邮箱", "省份", "城市", "线索来源", "备注"]
+ROWS = [
+    ["深圳市华为技术有限公司", "张三", "138 0013 8000", "ZHANG@huawei.com", "广东", "深圳市", "展会", "大客户"],
+    ["广州汽车集团股份有限公司", "李四", "13912345678", "", "广东省", "广州", "Referral", ""],
+    ["", "无名", "13700000000", "", "", "", "", ""],  # no company
+    ["坏电话公司", "王五", "12345", "not-an-email", "火星", "", "", ""],  # bad phone, email, province
+    [
+        "深圳市华为技术有限公司",
+        "张三",
+        "138 0013 8000",
+        "ZHANG@huawei.com",
+        "广东",
+        "深圳市",
+        "展会",
+        "大客户",
+    ],  # repeat
+    ['=HYPERLINK("http://x")', "公式", "13600000000", "", "", "", "", ""],
+]
+
+
+def csv_file(rows, encoding="utf-8-sig", header=HEADER, name="leads.csv"):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return SimpleUploadedFile(name, out.getvalue().encode(encoding), content_type="text/csv")
+
+
+@pytest.fixture
+def rep(org):
+    return org.user("importer", org.sh, scope=Scope.OWN)
+
+
+def run(job):
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+    return pipeline.run_job(job.pk)
+
+
+def test_gbk_csv_is_read_mapped_and_imported_row_by_row(rep):
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS, encoding="gbk"))
+    assert job.header == HEADER and job.total_rows == 6
+    assert job.mapping == {
+        "0": "company",
+        "1": "contact_name",
+        "2": "phone",
+        "3": "email",
+        "4": "province",
+        "5": "city",
+        "6": "source",
+        "7": "notes",
+    }
+    preview = actions.preview(job)
+    assert preview[0]["data"]["phone"] == "+8613800138000" and not preview[0]["reasons"]
+    assert set(preview[3]["reasons"]) == {"phone", "email", "province"}
+    job = run(job)
+    assert job.status == JobStatus.DONE
+    assert (job.created_count, job.skipped_count, job.rejected_count, job.merged_count) == (3, 1, 2, 0)
+    assert job.created_count + job.skipped_count + job.rejected_count + job.merged_count == job.total_rows == 6
+    huawei = Lead.objects.get(company="深圳市华为技术有限公司")
+    assert (huawei.phone, huawei.email, huawei.province_code, huawei.city_code, huawei.source, huawei.owner) == (
+        "+8613800138000",
+        "zhang@huawei.com",
+        "44",
+        "4403",
+        "exhibition",
+        rep,
+    )
+    assert Lead.objects.get(company__startswith="广州汽车").source == "referral"
+    outcomes = dict(ImportRow.objects.filter(job=job).values_list("row_number", "outcome"))
+    assert outcomes == {1: "created", 2: "created", 3: "rejected", 4: "rejected", 5: "skipped", 6: "created"}
+    from core.models import ChangeLog
+
+    assert ChangeLog.objects.filter(object_type="lead", object_id=huawei.pk, action="create").exists()
+    from search.service import search
+
+    assert search(rep, "hwjs").groups["lead"][0].id == huawei.pk
+
+
+def test_reimporting_the_same_file_creates_nothing_twice(rep):
+    run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
+    second = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
+    assert second.created_count == 0 and second.skipped_count == 4 and second.rejected_count == 2
+    assert Lead.objects.count() == 3
+    skipped = ImportRow.objects.get(job=second, row_number=1)
+    assert skipped.record_id == Lead.objects.get(company="深圳市华为技术有限公司").pk
+
+
+def test_rows_matching_existing_leads_are_skipped_or_merged(rep, api_for):
+    existing = api_for(rep).post("/leads/", {"company": "老客户", "phone": "13912345678"}).json_body
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2]))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
+    job = run(job)
+    assert (job.created_count, job.merged_count) == (1, 1)
+    merged = Lead.objects.get(pk=existing["id"])
+    assert merged.company == "老客户" and merged.contact_name == "李四" and merged.province_code == "44"
+
+
+def test_rejected_rows_download_with_reasons_and_formula_safety(rep, web_for):
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
+    response = web_for(rep).get(f"/imports/{job.pk}/rejected.csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == [*HEADER, "Reason"]
+    assert [r[1] for r in rows[1:]] == ["无名", "王五"]
+    assert "company" in rows[1][-1] and "phone" in rows[2][-1]
+    formula = Lead.objects.get(contact_name="公式")
+    assert formula.company.startswith("=")  # stored as typed; exports escape it
+    export = web_for(rep).get("/leads/", {"export": "csv"})
+    assert "'=HYPERLINK" in b"".join(export.streaming_content).decode("utf-8-sig")
+
+
+def test_a_crash_mid_import_keeps_whole_batches_and_resumes(rep, monkeypatch):
+    rows = [[f"公司{i:03d}", f"联系人{i}", f"1390000{i:04d}", "", "", "", "", ""] for i in range(25)]
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows))
+    calls = {"n": 0}
+    real = pipeline._assign
+
+    def crash_on_second_batch(leads, job):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real(leads, job)
+
+    monkeypatch.setattr(pipeline, "_assign", crash_on_second_batch)
+    with pytest.raises(RuntimeError):
+        run(job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.processed_rows == 10
+    assert Lead.objects.count() == 10 and ImportRow.objects.filter(job=job).count() == 10  # never half a batch
+    monkeypatch.setattr(pipeline, "_assign", real)
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, error="")
+    job = pipeline.run_job(job.pk)
+    assert job.status == JobStatus.DONE and job.created_count == 25
+    assert Lead.objects.count() == 25
+    assert sorted(ImportRow.objects.filter(job=job).values_list("row_number", flat=True)) == list(range(1, 26))
+
+
+def test_xlsx_with_numeric_phone_cells(rep):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Company", "Name", "Mobile", "Province"])
+    sheet.append(["ABB（中国）有限公司", "李娜", 13987654321, "北京"])
+    data = io.BytesIO()
+    book.save(data)
+    job = actions.upload(user=rep, uploaded_file=SimpleUploadedFile("leads.xlsx", data.getvalue()))
+    assert job.mapping == {"0": "company", "1": "contact_name", "2": "phone", "3": "province"}
+    job = run(job)
+    lead = Lead.objects.get()
+    assert (lead.phone, lead.province_code) == ("+8613987654321", "11")
+
+
+def test_the_mapping_is_remembered_for_the_same_layout(rep):
+    header = ["A列", "B列"]
+    job = actions.upload(user=rep, uploaded_file=csv_file([["甲公司", "张三"]], header=header))
+    assert job.mapping == {}
+    actions.set_mapping(job=job, user=rep, mapping={"0": "company", "1": "contact_name"}, on_duplicate="skip")
+    again = actions.upload(user=rep, uploaded_file=csv_file([["乙公司", "李四"]], header=header))
+    assert again.mapping == {"0": "company", "1": "contact_name"}
+
+
+@pytest.mark.parametrize(
+    "mapping, field",
+    [
+        ({"0": "contact_name"}, "mapping"),
+        ({"0": "company", "1": "company"}, "mapping"),
+        ({"0": "password"}, "mapping"),
+        ({"99": "company"}, "mapping"),
+    ],
+)
+def test_bad_mappings_are_refused(rep, mapping, field):
+    from django.core.exceptions import ValidationError
+
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS))
+    with pytest.raises(ValidationError) as error:
+        actions.set_mapping(job=job, user=rep, mapping=mapping, on_duplicate="skip")
+    assert field in error.value.message_dict
+
+
+def test_bad_files_are_refused_with_a_reason(rep):
+    from django.core.exceptions import ValidationError
+
+    for upload in [
+        SimpleUploadedFile("x.pdf", b"%PDF"),
+        SimpleUploadedFile("x.csv", b""),
+        SimpleUploadedFile("x.xlsx", b"not a zip"),
+    ]:
+        with pytest.raises(ValidationError) as error:
+            actions.upload(user=rep, uploaded_file=upload)
+        assert "file" in error.value.message_dict
+
+
+def test_pages_upload_preview_and_progress(org, rep, web_for, django_capture_on_commit_callbacks, settings):
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": ["default", "imports"]}
+    }
+    web = web_for(rep)
+    response = web.post("/imports/", {"file": csv_file(ROWS)})
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/imports/{job.pk}/"
+    page = web.get(f"/imports/{job.pk}/").content.decode()
+    assert 'data-testid="preview"' in page and "+8613800138000" in page
+    mapping = {f"col_{i}": t for i, t in job.mapping.items()}
+    with django_capture_on_commit_callbacks(execute=True):
+        web.post(f"/imports/{job.pk}/", {**mapping, "on_duplicate": "skip", "default_source": "import", "start": "1"})
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE and job.created_count == 3
+    progress = web.get(f"/imports/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert "100%" in progress and "rejected.csv" in progress
+    other = org.user("other", org.sh, scope=Scope.OWN)
+    assert web_for(other).get(f"/imports/{job.pk}/").status_code == 404
+    nobody = org.user("nobody", org.sh)
+    assert web_for(nobody).get("/imports/").status_code == 403

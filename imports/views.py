@@ -1,0 +1,133 @@
+"""Import pages: upload, map and preview, watch the progress bar, download the rejected rows."""
+
+from pathlib import Path
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from core.choices import Action, ObjectType
+from core.errors import DomainError, validation_error_fields
+from core.export import safe_cell
+from core.permissions import can
+
+from . import actions
+from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
+from .models import ImportJob, ImportRow
+from .parsing import rows_to_csv
+
+
+def _job(request, pk) -> ImportJob:
+    job = ImportJob.objects.filter(pk=pk, created_by=request.user).first()
+    if job is None:
+        raise Http404
+    return job
+
+
+def _errors_to_messages(request, error):
+    for msgs in validation_error_fields(error).values():
+        for m in msgs:
+            messages.error(request, m)
+
+
+@login_required
+def import_list(request):
+    if not can(request.user, ObjectType.LEAD, Action.CREATE):
+        raise PermissionDenied
+    if request.method == "POST":
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            messages.error(request, _("Choose a file to upload."))
+        else:
+            try:
+                job = actions.upload(user=request.user, uploaded_file=uploaded)
+            except ValidationError as error:
+                _errors_to_messages(request, error)
+            else:
+                return redirect(job.get_absolute_url())
+    jobs = ImportJob.objects.filter(created_by=request.user)[:50]
+    return render(request, "imports/list.html", {"jobs": jobs})
+
+
+def _target_choices():
+    from leads.models import Lead
+
+    labels = {
+        "province": _("Province"),
+        "city": _("City"),
+        "district": _("District"),
+        "owner": _("Owner"),
+    }
+    out = [("", _("— ignore —"))]
+    for target in LEAD_TARGETS:
+        label = labels.get(target) or Lead._meta.get_field(target).verbose_name
+        out.append((target, label))
+    return out
+
+
+@login_required
+def import_detail(request, pk):
+    job = _job(request, pk)
+    if request.method == "POST" and job.status == JobStatus.UPLOADED:
+        mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.header))}
+        try:
+            actions.set_mapping(
+                job=job,
+                user=request.user,
+                mapping=mapping,
+                on_duplicate=request.POST.get("on_duplicate", OnDuplicate.SKIP),
+                default_source=request.POST.get("default_source", "import"),
+            )
+            if request.POST.get("start"):
+                actions.start(job=job, user=request.user)
+                messages.success(request, _("Import started; you can leave this page, it runs in the background."))
+        except ValidationError as error:
+            _errors_to_messages(request, error)
+        except DomainError as error:
+            messages.error(request, error.message)
+        return redirect(job.get_absolute_url())
+    context = {"job": job}
+    if job.status == JobStatus.UPLOADED:
+        from leads.choices import LeadSource
+
+        context.update(
+            {
+                "columns": list(enumerate(job.header)),
+                "targets": _target_choices(),
+                "preview": actions.preview(job),
+                "on_duplicate_choices": OnDuplicate.choices,
+                "source_choices": LeadSource.choices,
+            }
+        )
+    template = "imports/_progress.html" if request.headers.get("HX-Request") else "imports/detail.html"
+    return render(request, template, context)
+
+
+@login_required
+def import_cancel(request, pk):
+    job = _job(request, pk)
+    if request.method == "POST":
+        actions.cancel(job=job, user=request.user)
+    return redirect(job.get_absolute_url())
+
+
+@login_required
+def rejected_rows(request, pk):
+    """The rejected rows with a reason column, to fix and import again."""
+    job = _job(request, pk)
+    header = [*job.header, _("Reason")]
+    rows = []
+    for row in ImportRow.objects.filter(job=job, outcome=RowOutcome.REJECTED).order_by("row_number"):
+        reason = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in row.reasons.items())
+        cells = list(row.values) + [""] * (len(job.header) - len(row.values))
+        rows.append([safe_cell(c) for c in cells[: len(job.header)]] + [safe_cell(reason)])
+    response = HttpResponse(rows_to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    stem = Path(job.original_name).stem[:80]
+    response["Content-Disposition"] = (
+        f"attachment; filename=\"rejected-{job.pk}.csv\"; filename*=UTF-8''{quote(stem + '-rejected.csv')}"
+    )
+    return response
