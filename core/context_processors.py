@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from core.choices import Action, ObjectType
 from core.permissions import can
@@ -18,8 +19,27 @@ def navigation(request):
             if can(user, object_type, Action.VIEW):
                 items.append({"type": object_type, "label": ObjectType(object_type).label, "url_name": url_name})
     unread = 0
+    flow = []
     if user is not None and user.is_authenticated:
         from core.notify import unread_count
+        from org.permissions import is_admin
 
         unread = unread_count(user)
-    return {"nav_items": items, "tide_name": settings.TIDE_NAME, "unread_notifications": unread}
+        admin = is_admin(user)
+        if can(user, ObjectType.LEAD, Action.CREATE):
+            flow.append({"label": _("Import leads"), "url_name": "imports:list"})
+        for label, url_name, admin_only in LEAD_FLOW_PAGES:
+            if admin or not admin_only:
+                flow.append({"label": label, "url_name": url_name})
+    return {
+        "nav_items": items,
+        "tide_name": settings.TIDE_NAME,
+        "unread_notifications": unread,
+        "lead_flow_items": flow,
+    }
+
+
+# (label, url name, admins only) of the lead-flow pages in the navbar's "Lead flow" menu
+LEAD_FLOW_PAGES = [
+    (_("Web forms"), "capture:list", True),
+]
