@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.bulk import insert_instances
 from core.choices import Action, HistoryAction, ObjectType
 from core.models import ChangeLog
 from core.permissions import can, owner_assignable
@@ -303,13 +304,13 @@ def process_batch(job: ImportJob, start: int, cells_by_number: list[tuple[int, l
                     **row.data, owner=owner, owner_since=now, created_by=job.created_by, created_at=now, updated_at=now
                 )
             )
-        Lead.objects.bulk_create(leads, batch_size=500)
+        insert_instances(leads)
         for row, lead in zip(to_create, leads, strict=True):
             row.outcome, row.record_id = RowOutcome.CREATED, lead.pk
         _assign(leads, job)
         bulk_index(leads)
         note = _("Imported from %(file)s, row %(row)s")
-        ChangeLog.objects.bulk_create(
+        insert_instances(
             [
                 ChangeLog(
                     object_type=ObjectType.LEAD,
@@ -321,10 +322,9 @@ def process_batch(job: ImportJob, start: int, cells_by_number: list[tuple[int, l
                     note=(note % {"file": job.original_name, "row": row.row_number})[:500],
                 )
                 for row, lead in zip(to_create, leads, strict=True)
-            ],
-            batch_size=1000,
+            ]
         )
-        ImportRow.objects.bulk_create(
+        insert_instances(
             [
                 ImportRow(
                     job=job,
@@ -336,8 +336,7 @@ def process_batch(job: ImportJob, start: int, cells_by_number: list[tuple[int, l
                     values=r.values if r.outcome == RowOutcome.REJECTED else [],
                 )
                 for r in results
-            ],
-            batch_size=1000,
+            ]
         )
         counts = {o: sum(1 for r in results if r.outcome == o) for o in RowOutcome.values}
         ImportJob.objects.filter(pk=job.pk).update(

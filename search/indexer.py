@@ -51,17 +51,20 @@ def index_record(record) -> None:
 
 def bulk_index(records: Iterable, batch_size: int = 5000) -> int:
     """Index freshly created records in bulk (demo data, imports). Returns how many were indexed."""
-    batch: list[SearchEntry] = []
+    from core.bulk import insert_rows
+
+    batch: list[tuple] = []
     count = 0
+    columns = ("object_type", "object_id", "tokens")
     with transaction.atomic():
         for record in records:
             builder = BUILDERS[record.object_type]
-            batch.append(SearchEntry(object_type=record.object_type, object_id=record.pk, tokens=builder(record)))
+            batch.append((str(record.object_type), record.pk, builder(record)))
             if len(batch) >= batch_size:
-                SearchEntry.objects.bulk_create(batch)
+                insert_rows(SearchEntry, columns, batch)
                 count += len(batch)
                 batch = []
         if batch:
-            SearchEntry.objects.bulk_create(batch)
+            insert_rows(SearchEntry, columns, batch)
             count += len(batch)
     return count

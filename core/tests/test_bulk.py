@@ -1,0 +1,44 @@
+import datetime
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from core.bulk import insert_instances, insert_rows
+
+
+@pytest.mark.django_db
+def test_fast_inserts_return_the_ids_of_what_they_wrote(org):
+    from core.models import ChangeLog
+    from leads.models import Lead
+
+    when = timezone.now() - datetime.timedelta(days=3)
+    with transaction.atomic():
+        Lead.objects.create(company="先来的")
+        leads = [
+            Lead(
+                company=f"公司{i}",
+                phone=f"+86139000000{i:02d}",
+                facts={"has_project": i % 2 == 0},
+                is_locked=bool(i % 3),
+                created_at=when,
+            )
+            for i in range(50)
+        ]
+        insert_instances(leads)
+        ids = insert_rows(
+            ChangeLog,
+            ["object_type", "object_id", "object_repr", "action", "changes", "at", "note"],
+            [("lead", lead.pk, lead.company, "create", [{"f": lead.pk}], when, "") for lead in leads],
+        )
+    for lead in leads:
+        stored = Lead.objects.get(pk=lead.pk)
+        assert (stored.company, stored.phone, stored.facts, stored.is_locked, stored.created_at) == (
+            lead.company,
+            lead.phone,
+            lead.facts,
+            lead.is_locked,
+            when,
+        )
+    assert [ChangeLog.objects.get(pk=i).changes for i in ids] == [[{"f": lead.pk}] for lead in leads]
+    assert len(set(ids)) == 50
