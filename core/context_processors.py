@@ -41,5 +41,7 @@ def navigation(request):
 
 # (label, url name, admins only) of the lead-flow pages in the navbar's "Lead flow" menu
 LEAD_FLOW_PAGES = [
+    (_("Assignment rules"), "assignment:rules", True),
+    (_("Qualification"), "assignment:qualification", True),
     (_("Web forms"), "capture:list", True),
 ]

@@ -1,3 +1,5 @@
+from django.urls import path
+
 from core.views import object_urlpatterns
 
 from . import views
@@ -11,3 +13,8 @@ urlpatterns = object_urlpatterns(
     transfer_view=views.LeadTransferView,
     team_view=views.LeadTeamView,
 )
+urlpatterns += [
+    path("assign/", views.LeadAssignView.as_view(), name="assign"),
+    path("<int:pk>/convert/", views.LeadConvertView.as_view(), name="convert"),
+    path("<int:pk>/facts/", views.LeadFactsView.as_view(), name="facts"),
+]

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from contacts.models import Contact
 from core.choices import ObjectType
 from core.models import OwnedModel
 
@@ -99,9 +100,16 @@ class Opportunity(OwnedModel):
 
     def clean(self):
         super().clean()
-        if self.contact_id and self.account_id and self.contact.account_id != self.account_id:
+        # Unknown ids are already field errors from clean_fields(); look related rows up without assuming them.
+        contact_account = (
+            Contact.all_objects.filter(pk=self.contact_id).values_list("account_id", flat=True).first()
+            if self.contact_id
+            else None
+        )
+        if contact_account is not None and self.account_id and contact_account != self.account_id:
             raise ValidationError({"contact": _("The key contact must work for the opportunity's account.")})
-        if self.stage_id:
-            self.status = self.stage.status
+        stage = Stage.objects.filter(pk=self.stage_id).first() if self.stage_id else None
+        if stage is not None:
+            self.status = stage.status
             if self.status == OpportunityStatus.LOST and not self.lost_reason:
                 raise ValidationError({"lost_reason": _("Say why the opportunity was lost.")})

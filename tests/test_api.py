@@ -279,3 +279,20 @@ def test_create_answers_with_the_full_record(org, rep, api_for):
         created = api.post("/accounts/", body, headers=headers).json_body
         assert created["tags"] == ["国企", "重点"] and created["region"] == "广东省 深圳市"
         assert created["owner_name"] == str(rep)
+
+
+@pytest.mark.parametrize("field", ["stage_id", "contact_id", "account_id"])
+def test_unknown_related_ids_are_field_errors_not_500s(org, rep, api_for, field):
+    from opportunities.models import Stage
+
+    api = api_for(rep)
+    account = api.post("/accounts/", {"name": "关联公司"}).json_body
+    body = {
+        "account_id": account["id"],
+        "name": "项目",
+        "expected_close_date": "2027-01-01",
+        "stage_id": Stage.objects.first().pk,
+        field: 987654,
+    }
+    r = api.post("/opportunities/", body)
+    assert r.status_code == 422 and field in r.json_body["errors"], r.json_body

@@ -1,0 +1,399 @@
+"""Who gets a lead: the first active rule whose conditions hold and whose strategy finds an owner
+(or a pool) wins; a rule that finds nobody available (everyone departed or at the cap, no territory
+for the lead's region, an inactive pool) lets the next rule try. With no rule left, the lead stays
+as it is — a lead created without an owner then belongs to its creator.
+
+One entry point for every way a lead arrives (page, API, web form, import): `assign_new_lead`
+for one lead, `assign_leads` for a batch. Both plan a whole batch with a handful of queries
+(rules, territories, open-lead counts, caps and rotation cursors are each read once) and write it
+set-based. Rotation cursors are locked (SELECT … FOR UPDATE, ordered by key) before loads are read,
+so concurrent arrivals take turns instead of picking the same user, and positions survive restarts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import models, transaction
+from django.db.models import Count, Prefetch
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core import history
+from core.choices import Action, HistoryAction, ObjectType, ShareAccess
+from core.conditions import evaluate
+from core.models import ChangeLog, RecordShare
+from core.notify import notify
+from core.permissions import user_is_usable
+from leads.models import Lead
+
+from .choices import NOTIFICATION_KIND, OPEN_LEAD_STATUSES, Distribution, Strategy
+from .models import (
+    AssignmentRule,
+    LeadLimit,
+    RotationCursor,
+    RuleMember,
+    Territory,
+    TerritoryMember,
+)
+
+
+@dataclass
+class Decision:
+    """Where one lead goes: an owner or a pool, and the rule (and territory) that said so."""
+
+    lead: Lead
+    rule: AssignmentRule | None = None
+    owner: object | None = None
+    pool: object | None = None
+    territory: Territory | None = None
+    changed: bool = False
+
+    @property
+    def matched(self) -> bool:
+        return self.rule is not None
+
+    def as_dict(self) -> dict:
+        return {
+            "lead_id": self.lead.pk,
+            "rule_id": self.rule.pk if self.rule else None,
+            "rule_name": self.rule.name if self.rule else "",
+            "territory_id": self.territory.pk if self.territory else None,
+            "owner_id": self.owner.pk if self.owner else None,
+            "pool_id": self.pool.pk if self.pool else None,
+            "changed": self.changed,
+        }
+
+
+def active_rules() -> list[AssignmentRule]:
+    members = Prefetch("memberships", queryset=RuleMember.objects.select_related("user"))
+    return list(
+        AssignmentRule.objects.filter(is_active=True)
+        .select_related("pool")
+        .prefetch_related(members)
+        .order_by("order", "id")
+    )
+
+
+class _Planner:
+    """Plans a batch in memory; the only queries are the batch-wide reads in `plan`."""
+
+    def __init__(self, leads: list[Lead], rules: list[AssignmentRule]):
+        self.leads = leads
+        self.rules = rules
+        self.load: dict[int, int] = defaultdict(int)
+        self.caps: dict[int, int] = {}
+        self.cursors: dict[str, RotationCursor] = {}
+        self.dirty: set[str] = set()
+        self._territory_by_code: dict[str, Territory] | None = None
+        self._teams: dict[int, list] = {}
+
+    # --- territories --------------------------------------------------------------------
+
+    def territory_for(self, lead: Lead) -> Territory | None:
+        """The most specific active territory holding the lead's district, city or province."""
+        if self._territory_by_code is None:
+            territories = (
+                Territory.objects.filter(is_active=True)
+                .select_related("department")
+                .prefetch_related(
+                    Prefetch("memberships", queryset=TerritoryMember.objects.select_related("user")), "regions"
+                )
+            )
+            self._territory_by_code = {r.code: t for t in territories for r in t.regions.all()}
+        for code in (lead.district_code, lead.city_code, lead.province_code):
+            if code and code in self._territory_by_code:
+                return self._territory_by_code[code]
+        return None
+
+    def team_of(self, territory: Territory) -> list:
+        if territory.pk not in self._teams:
+            team = territory.ordered_members()
+            if not team and territory.department_id:
+                from org.models import User
+
+                team = list(
+                    User.objects.filter(
+                        is_active=True, department__path__startswith=territory.department.path
+                    ).order_by("department__path", "username", "id")
+                )
+            self._teams[territory.pk] = team
+        return self._teams[territory.pk]
+
+    # --- planning -----------------------------------------------------------------------
+
+    def candidates(self) -> tuple[dict[int, list[AssignmentRule]], set[str], set[int]]:
+        """Per lead the rules whose conditions hold; the cursors and users they may need."""
+        matches: dict[int, list[AssignmentRule]] = {}
+        keys: set[str] = set()
+        users: set[int] = set()
+        for index, lead in enumerate(self.leads):
+            found = [rule for rule in self.rules if evaluate(rule.conditions or {"all": []}, lead, ObjectType.LEAD)]
+            matches[index] = found
+            for rule in found:
+                if rule.strategy == Strategy.TERRITORY:
+                    territory = self.territory_for(lead)
+                    if territory is not None:
+                        keys.add(territory.cursor_key)
+                        users.update(u.pk for u in self.team_of(territory))
+                    continue
+                if rule.strategy in (Strategy.ROUND_ROBIN, Strategy.LEAST_LOADED):
+                    keys.add(rule.cursor_key)
+                users.update(u.pk for u in rule.ordered_members())
+        return matches, keys, users
+
+    def lock_cursors(self, keys: set[str]) -> None:
+        if not keys:
+            return
+        ordered = sorted(keys)
+        existing = set(RotationCursor.objects.filter(key__in=ordered).values_list("key", flat=True))
+        missing = [RotationCursor(key=k) for k in ordered if k not in existing]
+        if missing:
+            RotationCursor.objects.bulk_create(missing, ignore_conflicts=True)
+        # Locked in key order so two batches needing the same cursors never deadlock.
+        rows = RotationCursor.objects.filter(key__in=ordered).order_by("key").select_for_update()
+        self.cursors = {c.key: c for c in rows}
+
+    def read_loads(self, user_ids: set[int]) -> None:
+        """Open leads per candidate, read after the cursors are locked; the batch itself is being
+        placed, so its leads do not count for their current owners."""
+        if not user_ids:
+            return
+        rows = (
+            Lead.objects.filter(owner_id__in=user_ids, status__in=OPEN_LEAD_STATUSES)
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for row in rows:
+            self.load[row["owner_id"]] = row["n"]
+        for lead in self.leads:
+            if lead.pk and lead.owner_id in user_ids and lead.status in OPEN_LEAD_STATUSES:
+                self.load[lead.owner_id] -= 1
+        self.caps = dict(LeadLimit.objects.filter(user_id__in=user_ids).values_list("user_id", "max_open_leads"))
+
+    def available(self, user, rule_cap: int | None) -> bool:
+        if user is None or not user.is_active:
+            return False
+        caps = [c for c in (rule_cap, self.caps.get(user.pk)) if c is not None]
+        return not caps or self.load[user.pk] < min(caps)
+
+    def rotate(self, key: str, team: list, rule_cap: int | None):
+        """The next available user after the one picked last, in the team's fixed order."""
+        cursor = self.cursors[key]
+        ids = [u.pk for u in team]
+        if cursor.last_user_id in ids:
+            start = ids.index(cursor.last_user_id) + 1
+        else:  # never used (position -1), or the last picked user left the list: his successor moved up
+            start = max(cursor.position, 0)
+        for step in range(len(team)):
+            index = (start + step) % len(team)
+            if self.available(team[index], rule_cap):
+                cursor.last_user_id = team[index].pk
+                cursor.position = index
+                cursor.turns += 1
+                self.dirty.add(key)
+                return team[index]
+        return None
+
+    def least_loaded(self, team: list, rule_cap: int | None):
+        ranked = [(self.load[u.pk], i, u) for i, u in enumerate(team) if self.available(u, rule_cap)]
+        return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None
+
+    def decide(self, lead: Lead, rules: list[AssignmentRule]) -> Decision:
+        for rule in rules:
+            decision = Decision(lead=lead, rule=rule)
+            cap = rule.max_open_leads
+            if rule.strategy == Strategy.POOL:
+                pool = rule.pool
+                if pool is None or not pool.is_active or pool.object_type != ObjectType.LEAD:
+                    continue
+                decision.pool = pool
+                return decision
+            if rule.strategy == Strategy.TERRITORY:
+                territory = self.territory_for(lead)
+                if territory is None:
+                    continue
+                team = self.team_of(territory)
+                decision.territory = territory
+                if territory.distribution == Distribution.LEAST_LOADED:
+                    owner = self.least_loaded(team, cap)
+                else:
+                    owner = self.rotate(territory.cursor_key, team, cap)
+            elif rule.strategy == Strategy.ROUND_ROBIN:
+                owner = self.rotate(rule.cursor_key, rule.ordered_members(), cap)
+            elif rule.strategy == Strategy.LEAST_LOADED:
+                owner = self.least_loaded(rule.ordered_members(), cap)
+            else:  # named user(s): the first available in the list
+                owner = next((u for u in rule.ordered_members() if self.available(u, cap)), None)
+            if owner is None:
+                continue
+            decision.owner = owner
+            if lead.status in OPEN_LEAD_STATUSES:
+                self.load[owner.pk] += 1
+            return decision
+        return Decision(lead=lead)
+
+    def plan(self) -> list[Decision]:
+        matches, keys, users = self.candidates()
+        self.lock_cursors(keys)
+        self.read_loads(users)
+        decisions = [self.decide(lead, matches[i]) for i, lead in enumerate(self.leads)]
+        now = timezone.now()
+        for key in sorted(self.dirty):
+            c = self.cursors[key]
+            RotationCursor.objects.filter(pk=c.pk).update(
+                last_user_id=c.last_user_id, position=c.position, turns=c.turns, updated_at=now
+            )
+        return decisions
+
+
+def plan(leads: Iterable[Lead]) -> list[Decision]:
+    """Decide where each lead goes without writing the leads (cursors do advance); run in a transaction."""
+    leads = list(leads)
+    rules = active_rules()
+    if not leads or not rules:
+        return [Decision(lead=lead) for lead in leads]
+    return _Planner(leads, rules).plan()
+
+
+def _note(decision: Decision) -> str:
+    note = _("Assignment rule “%(rule)s”") % {"rule": decision.rule.name}
+    if decision.territory is not None:
+        note += " · " + _("territory “%(territory)s”") % {"territory": decision.territory.name}
+    return note
+
+
+def _apply(decisions: list[Decision], actor) -> list[Decision]:
+    """Write the planned owners and pools set-based, with a history entry per lead."""
+    from org.models import User
+    from pools.models import Pool
+
+    moving = []
+    for d in decisions:
+        if not d.matched:
+            continue
+        new = (d.owner.pk if d.owner else None, d.pool.pk if d.pool else None)
+        if new != (d.lead.owner_id, d.lead.pool_id):
+            d.changed = True
+            moving.append(d)
+    if not moving:
+        return decisions
+    now = timezone.now()
+    old_users = User.objects.in_bulk({d.lead.owner_id for d in moving if d.lead.owner_id})
+    old_pools = Pool.objects.in_bulk({d.lead.pool_id for d in moving if d.lead.pool_id})
+    owner_label = str(Lead._meta.get_field("owner").verbose_name)
+    pool_label = str(Lead._meta.get_field("pool").verbose_name)
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    entries = []
+    for d in moving:
+        lead = d.lead
+        groups[(d.owner.pk if d.owner else None, d.pool.pk if d.pool else None)].append(lead.pk)
+        old_owner = str(old_users.get(lead.owner_id, "")) if lead.owner_id else ""
+        changes = [{"field": "owner", "label": owner_label, "old": old_owner, "new": str(d.owner or "")}]
+        if (d.pool.pk if d.pool else None) != lead.pool_id:
+            old_pool = str(old_pools.get(lead.pool_id, "")) if lead.pool_id else ""
+            changes.append({"field": "pool", "label": pool_label, "old": old_pool, "new": str(d.pool or "")})
+        entries.append(
+            ChangeLog(
+                object_type=ObjectType.LEAD,
+                object_id=lead.pk,
+                object_repr=str(lead)[:300],
+                action=HistoryAction.TRANSFER,
+                actor=actor if getattr(actor, "pk", None) else None,
+                at=now,
+                changes=changes,
+                note=_note(d)[:500],
+            )
+        )
+    for (owner_id, pool_id), ids in groups.items():
+        values = {
+            "owner_id": owner_id,
+            "pool_id": pool_id,
+            "owner_since": now if owner_id else None,
+            "pool_entered_at": now if pool_id else None,
+        }
+        for start in range(0, len(ids), 500):
+            Lead.all_objects.filter(pk__in=ids[start : start + 500]).update(
+                version=models.F("version") + 1, updated_at=now, **values
+            )
+    ChangeLog.objects.bulk_create(entries, batch_size=1000)
+    for d in moving:  # the caller's instances show the outcome
+        lead = d.lead
+        lead.owner = d.owner
+        lead.pool = d.pool
+        lead.owner_since = now if d.owner else None
+        lead.pool_entered_at = now if d.pool else None
+        lead.version += 1
+        lead.updated_at = now
+    _notify(moving, actor)
+    return decisions
+
+
+def _notify(moving: list[Decision], actor) -> None:
+    by_owner: dict[int, list[Decision]] = defaultdict(list)
+    for d in moving:
+        if d.owner is not None and d.owner.pk != getattr(actor, "pk", None):
+            by_owner[d.owner.pk].append(d)
+    for group in by_owner.values():
+        owner = group[0].owner
+        if len(group) == 1:
+            lead = group[0].lead
+            notify(
+                users=[owner],
+                kind=NOTIFICATION_KIND,
+                title=_("New lead for you: %(lead)s") % {"lead": lead},
+                body=_("Assigned by the rule “%(rule)s”.") % {"rule": group[0].rule.name},
+                url=lead.get_absolute_url(),
+            )
+        else:
+            notify(
+                users=[owner],
+                kind=NOTIFICATION_KIND,
+                title=_("%(count)d new leads for you") % {"count": len(group)},
+                body=", ".join(str(d.lead) for d in group[:5]) + ("…" if len(group) > 5 else ""),
+                url=f"{reverse('leads:list')}?owner={owner.pk}",
+            )
+
+
+@transaction.atomic
+def assign_leads(*, leads: Iterable[Lead], actor) -> list[Decision]:
+    """Run the rules on a batch (imports, a re-run on a selection) and write the outcome.
+
+    Leads no rule places are left as they are. Returns one Decision per lead, in order."""
+    leads = [lead for lead in leads if lead.pk]
+    return _apply(plan(leads), actor)
+
+
+@transaction.atomic
+def assign_new_lead(*, lead: Lead, actor) -> Decision:
+    """Run the rules on a lead that just arrived without an owner.
+
+    When the rules hand the lead to someone else and its creator could no longer see it, the
+    creator stays on its team with view access, so the lead he entered does not vanish."""
+    decision = assign_leads(leads=[lead], actor=actor)[0]
+    if (
+        decision.changed
+        and user_is_usable(actor)
+        and not Lead.objects.visible_to(actor, Action.VIEW).filter(pk=lead.pk).exists()
+    ):
+        _share, created = RecordShare.objects.get_or_create(
+            object_type=ObjectType.LEAD,
+            object_id=lead.pk,
+            user=actor,
+            defaults={"access": ShareAccess.VIEW, "created_by": actor},
+        )
+        if created:
+            history.write(
+                instance=lead,
+                action=HistoryAction.SHARE,
+                actor=actor,
+                changes=[
+                    {"field": "team", "label": _("Team"), "old": "", "new": f"{actor} ({ShareAccess.VIEW.label})"}
+                ],
+                note=_("The person who entered the lead keeps sight of it."),
+            )
+    return decision

@@ -1,0 +1,74 @@
+"""Leads arriving at the same moment take turns: the round-robin cursor is a locked database row."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+
+from core.choices import Scope
+
+THREADS = 12
+
+
+def _arrive_together(count, make):
+    """Run `make(i)` in `count` threads released at once; each thread uses its own connection."""
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def worker(i):
+        try:
+            barrier.wait(timeout=30)
+            make(i)
+        except Exception as exc:  # noqa: BLE001 - reported below, the test fails on any
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("strategy", ["round_robin", "least_loaded"])
+def test_concurrent_arrivals_never_pick_the_same_slot(org, strategy):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL")
+    from assignment import actions
+    from leads.actions import create_lead
+    from leads.models import Lead
+
+    reps = [org.user(f"rep{i}", org.sh, scope=Scope.OWN) for i in range(1, 4)]
+    actions.create_rule(user=org.admin, data={"name": "rr", "strategy": strategy}, member_ids=[u.pk for u in reps])
+    admin = org.admin
+
+    _arrive_together(THREADS, lambda i: create_lead(user=admin, data={"company": f"并发{i}"}))
+
+    owners = Counter(Lead.objects.filter(company__startswith="并发").values_list("owner__username", flat=True))
+    assert owners == {"rep1": 4, "rep2": 4, "rep3": 4}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_arrivals_respect_the_cap(org):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL")
+    from assignment import actions
+    from leads.actions import create_lead
+    from leads.models import Lead
+
+    reps = [org.user(f"rep{i}", org.sh, scope=Scope.OWN) for i in range(1, 3)]
+    actions.create_rule(
+        user=org.admin,
+        data={"name": "capped", "strategy": "round_robin", "max_open_leads": 3},
+        member_ids=[u.pk for u in reps],
+    )
+    admin = org.admin
+
+    _arrive_together(10, lambda i: create_lead(user=admin, data={"company": f"封顶{i}"}))
+
+    owners = Counter(Lead.objects.filter(company__startswith="封顶").values_list("owner__username", flat=True))
+    assert owners == {"rep1": 3, "rep2": 3, "admin": 4}

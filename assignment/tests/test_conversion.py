@@ -1,0 +1,225 @@
+"""Converting a lead as a rep meets it: one step into an account, a contact and maybe an opportunity."""
+
+import datetime
+
+import pytest
+
+from core.choices import Scope
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rep(org):
+    return org.user("rep", org.sh, scope=Scope.OWN)
+
+
+@pytest.fixture
+def lead(rep):
+    from leads.models import Lead
+
+    return Lead.objects.create(
+        company="上海申能电力设备有限公司",
+        contact_name="王工",
+        title="设备处处长",
+        phone="+8613800138000",
+        email="wang@shenergy.cn",
+        industry="energy",
+        province_code="31",
+        city_code="3101",
+        address="浦东新区",
+        owner=rep,
+        status="qualified",
+    )
+
+
+@pytest.fixture
+def followups(rep, lead):
+    from followups.models import FollowUp
+
+    return [
+        FollowUp.objects.create(
+            lead=lead,
+            owner=rep,
+            content="电话了解需求",
+            occurred_at=datetime.datetime(2026, 3, 1, 9, tzinfo=datetime.UTC),
+        ),
+        FollowUp.objects.create(
+            lead=lead, owner=rep, content="上门拜访", occurred_at=datetime.datetime(2026, 3, 8, 9, tzinfo=datetime.UTC)
+        ),
+    ]
+
+
+def history_of(record):
+    from core.models import ChangeLog
+
+    return list(ChangeLog.objects.filter(object_type=record.object_type, object_id=record.pk).order_by("at", "id"))
+
+
+def test_convert_into_a_new_account_contact_and_opportunity(rep, lead, followups, api_for):
+    from accounts.models import Account
+    from contacts.models import Contact
+    from followups.models import FollowUp
+    from leads.models import Lead
+    from opportunities.models import Opportunity
+
+    r = api_for(rep).post(
+        f"/leads/{lead.pk}/convert",
+        {"opportunity": {"name": "变电站巡检项目", "amount": "1200000", "expected_close_date": "2026-12-31"}},
+    )
+    assert r.status_code == 200, r.json_body
+    body = r.json_body
+    account = Account.objects.get(pk=body["account_id"])
+    contact = Contact.objects.get(pk=body["contact_id"])
+    opportunity = Opportunity.objects.get(pk=body["opportunity_id"])
+    assert (account.name, account.industry, account.province_code, account.city_code, account.owner) == (
+        "上海申能电力设备有限公司",
+        "energy",
+        "31",
+        "3101",
+        rep,
+    )
+    assert (contact.name, contact.title, contact.mobile, contact.email, contact.account) == (
+        "王工",
+        "设备处处长",
+        "+8613800138000",
+        "wang@shenergy.cn",
+        account,
+    )
+    assert (opportunity.account, opportunity.contact, opportunity.amount, opportunity.owner) == (
+        account,
+        contact,
+        1200000,
+        rep,
+    )
+    lead = Lead.objects.get(pk=lead.pk)
+    assert lead.status == "converted" and lead.converted_at is not None
+    assert (lead.converted_account, lead.converted_contact, lead.converted_opportunity) == (
+        account,
+        contact,
+        opportunity,
+    )
+    # the follow-ups now show on the account and the contact too
+    assert set(FollowUp.objects.filter(account=account, contact=contact, lead=lead)) == set(followups)
+    assert Account.objects.get(pk=account.pk).last_followup_at == followups[1].occurred_at
+    # history on every record
+    assert [e.action for e in history_of(account)] == ["create", "update"]
+    assert history_of(account)[1].changes[0]["new"] == str(lead)
+    assert [e.action for e in history_of(contact)] == ["create", "update"]
+    assert [e.action for e in history_of(opportunity)] == ["create", "update"]
+    assert {c["field"] for c in history_of(lead)[-1].changes} >= {"status", "converted_account", "converted_contact"}
+    assert all(history_of(f)[-1].changes[0]["new"] == account.name for f in followups)
+
+
+def test_convert_into_an_existing_account_without_an_opportunity(rep, lead, web_for):
+    from accounts.models import Account
+    from contacts.models import Contact
+    from opportunities.models import Opportunity
+
+    account = Account.objects.create(name="申能集团", owner=rep)
+    web = web_for(rep)
+    page = web.get(f"/leads/{lead.pk}/").content.decode()
+    assert f'href="/leads/{lead.pk}/convert/"' in page
+    form = web.get(f"/leads/{lead.pk}/convert/").content.decode()
+    assert 'value="上海申能电力设备有限公司"' in form and 'value="王工"' in form
+    response = web.post(
+        f"/leads/{lead.pk}/convert/",
+        {"account_mode": "existing", "account": account.pk, "contact_name": "王工", "contact_mobile": "13800138000"},
+    )
+    assert response.status_code == 302 and response["Location"] == f"/leads/{lead.pk}/"
+    assert Account.objects.count() == 1 and not Opportunity.objects.exists()
+    contact = Contact.objects.get()
+    assert contact.account == account
+    assert [e.action for e in history_of(account)] == ["update"]
+    page = web.get(f"/leads/{lead.pk}/").content.decode()
+    assert 'data-testid="converted"' in page and "申能集团" in page and 'data-testid="convert"' not in page
+
+
+def test_a_lead_cannot_be_converted_twice(rep, lead, api_for, web_for):
+    from accounts.models import Account
+
+    api = api_for(rep)
+    assert api.post(f"/leads/{lead.pk}/convert", {}).status_code == 200
+    again = api.post(f"/leads/{lead.pk}/convert", {})
+    assert again.status_code == 409 and again.json_body["code"] == "lead_already_converted"
+    assert Account.objects.count() == 1
+    response = web_for(rep).get(f"/leads/{lead.pk}/convert/")
+    assert response.status_code == 302
+
+
+def test_bad_input_names_the_part_and_writes_nothing(org, rep, lead, api_for, web_for):
+    from accounts.models import Account
+    from contacts.models import Contact
+    from leads.models import Lead
+
+    api = api_for(rep)
+    r = api.post(f"/leads/{lead.pk}/convert", {"contact": {"name": ""}, "opportunity": {"amount": "5"}})
+    assert r.status_code == 422 and "contact.name" in r.json_body["errors"]
+    r = api.post(f"/leads/{lead.pk}/convert", {"account": {"province_code": "31", "city_code": "4403"}})
+    assert r.status_code == 422 and "account.city_code" in r.json_body["errors"]
+    r = api.post(f"/leads/{lead.pk}/convert", {"opportunity": {"stage_id": 999999}})
+    assert r.status_code == 422 and "opportunity.stage" in r.json_body["errors"]
+    hidden = Account.objects.create(name="别人的客户", owner=org.user("other", org.south, scope=Scope.OWN))
+    r = api.post(f"/leads/{lead.pk}/convert", {"account_id": hidden.pk})
+    assert r.status_code == 422 and "account_id" in r.json_body["errors"]
+    assert Account.objects.count() == 1 and not Contact.objects.exists()
+    assert Lead.objects.get(pk=lead.pk).status == "qualified"
+    page = web_for(rep).post(
+        f"/leads/{lead.pk}/convert/", {"account_mode": "new", "account_name": "", "contact_name": "王工"}
+    )
+    assert page.status_code == 200 and 'data-field-error="account_name"' in page.content.decode()
+    page = web_for(rep).post(f"/leads/{lead.pk}/convert/", {"account_mode": "existing", "contact_name": "王工"})
+    assert 'data-field-error="account"' in page.content.decode()
+    assert not Contact.objects.exists()
+
+
+def test_converting_needs_edit_on_the_lead_and_create_on_the_records(org, rep, lead, api_for, web_for):
+    viewer = org.user("viewer", org.sh, scope=Scope.DEPARTMENT, actions=("view",))
+    assert api_for(viewer).post(f"/leads/{lead.pk}/convert", {}).status_code == 403
+    assert web_for(viewer).get(f"/leads/{lead.pk}/convert/").status_code == 403
+    stranger = org.user("stranger", org.south, scope=Scope.OWN)
+    assert api_for(stranger).post(f"/leads/{lead.pk}/convert", {}).status_code == 404
+    lead_only = org.user("leadonly", org.sh, scope=Scope.DEPARTMENT, types=["lead"])
+    r = api_for(lead_only).post(f"/leads/{lead.pk}/convert", {})
+    assert r.status_code == 403 and r.json_body["code"] == "permission_denied"
+    assert 'data-testid="convert"' not in web_for(lead_only).get(f"/leads/{lead.pk}/").content.decode()
+    no_opportunities = org.user("noopp", org.sh, scope=Scope.DEPARTMENT, types=["lead", "account", "contact"])
+    assert api_for(no_opportunities).post(f"/leads/{lead.pk}/convert", {"opportunity": {}}).status_code == 403
+    assert api_for(no_opportunities).post(f"/leads/{lead.pk}/convert", {}).status_code == 200
+
+
+def test_an_invalid_lead_is_reopened_before_converting(rep, lead, api_for):
+    lead.status = "invalid"
+    lead.invalid_reason = "no_need"
+    lead.save()
+    r = api_for(rep).post(f"/leads/{lead.pk}/convert", {})
+    assert r.status_code == 409 and r.json_body["code"] == "lead_invalid"
+
+
+def test_a_manager_converting_a_reps_lead_gives_the_records_to_the_rep(org, rep, lead, api_for):
+    from accounts.models import Account
+    from contacts.models import Contact
+
+    manager = org.user("manager", org.sh, scope=Scope.DEPARTMENT)
+    r = api_for(manager).post(f"/leads/{lead.pk}/convert", {"opportunity": {}})
+    assert r.status_code == 200, r.json_body
+    assert Account.objects.get().owner == rep and Contact.objects.get().owner == rep
+
+
+def test_conversion_does_not_query_per_follow_up(org, rep, django_assert_max_num_queries):
+    from followups.models import FollowUp
+    from leads.actions import convert_lead
+    from leads.models import Lead
+
+    def lead_with(n):
+        lead = Lead.objects.create(company=f"跟进{n}条的公司", contact_name="李工", owner=rep)
+        for i in range(n):
+            FollowUp.objects.create(lead=lead, owner=rep, content=f"第{i}次")
+        return lead
+
+    few, many = lead_with(2), lead_with(30)
+    with django_assert_max_num_queries(200) as baseline:
+        convert_lead(lead=few, user=rep, opportunity_data={})
+    with django_assert_max_num_queries(len(baseline.captured_queries)):
+        convert_lead(lead=many, user=rep, opportunity_data={})
+    assert FollowUp.objects.filter(lead=many, contact__isnull=False).count() == 30
