@@ -129,3 +129,20 @@ def web_for(client):
         return c
 
     return login
+
+
+def seed_defaults() -> None:
+    """Re-create what the data migrations seed (stages, roles, the classic qualification rule).
+
+    A transactional test ends with a flush that empties every table, migrations' rows included;
+    tests that need them after such a test call this (each seeding function is idempotent)."""
+    import importlib
+
+    from django.apps import apps
+
+    for module, function in [
+        ("opportunities.migrations.0003_default_stages", "add_stages"),
+        ("org.migrations.0002_default_roles", "add_roles"),
+        ("assignment.migrations.0002_classic_qualification", "seed"),
+    ]:
+        getattr(importlib.import_module(module), function)(apps, None)

@@ -40,10 +40,16 @@ expect = sync_api.expect
 pytestmark = [
     pytest.mark.browser,
     # The live server answers from another thread, so the data must be committed (transaction=True).
-    # serialized_rollback brings back what the migrations created (sales stages, default roles) after
-    # the flush that ends every transactional test.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _defaults(transactional_db):
+    """Stages and roles come from data migrations; an earlier transactional test's flush removed them."""
+    from conftest import seed_defaults
+
+    seed_defaults()
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
