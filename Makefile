@@ -39,6 +39,7 @@ lint: deps
 bench: deps
 	$(PY) manage.py compilemessages_py
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/imports.py --rows $${IMPORT_ROWS:-100000} $(if $(findstring --write,$(BENCH_ARGS)),--write,)
 
 clean:
 	rm -rf $(VENV) node_modules var

@@ -123,7 +123,17 @@ def _choice_index():
                 for value, label in choices.choices:
                     index[kind][value.lower()] = value
                     index[kind][str(label).lower()] = value
+    index["source"].update(SOURCE_SYNONYMS)
     return index
+
+
+# What people write in the source column besides the labels themselves.
+SOURCE_SYNONYMS = {
+    "官网": "website", "网站": "website", "广告": "advertising", "投放": "advertising", "推荐": "referral",
+    "转介绍": "referral", "介绍": "referral", "展会": "exhibition", "会展": "exhibition", "陌拜": "cold_call",
+    "电话": "cold_call", "微信": "wechat", "公众号": "wechat", "渠道": "partner", "代理商": "partner",
+    "表单": "web_form", "其他": "other", "其它": "other",
+}
 
 
 def _choice(kind: str, raw: str) -> str | None:

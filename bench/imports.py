@@ -1,0 +1,115 @@
+"""Import throughput, end to end: a generated CSV of N leads → upload → mapping → the import job.
+
+Runs against a scratch SQLite database under var/bench/ (created fresh each run) so it never touches
+the app's data. Prints rows/s and, with --write, appends the figure to docs/benchmarks.md.
+
+    .venv/bin/python bench/imports.py --rows 100000 [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench"
+TARGET_ROWS_PER_S = 30_000
+
+
+def make_csv(path: Path, rows: int, seed: int = 7) -> None:
+    from faker import Faker
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    rnd = random.Random(seed)
+    companies = [fake.company() for _ in range(20_000)]
+    people = [fake.name() for _ in range(5_000)]
+    provinces = ["广东", "北京", "上海", "浙江省", "江苏", "四川省", "湖北"]
+    sources = ["展会", "官网", "转介绍", "广告", "Referral"]
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["公司名称", "联系人", "手机", "邮箱", "省份", "线索来源", "备注"])
+        for i in range(rows):
+            writer.writerow(
+                [
+                    f"{rnd.choice(companies)}{i}",
+                    rnd.choice(people),
+                    f"1{rnd.choice('3589')}{rnd.randint(0, 9)}{i:08d}",
+                    f"lead{i}@example.cn",
+                    rnd.choice(provinces),
+                    rnd.choice(sources),
+                    "",
+                ]
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    db = BENCH_DIR / "imports.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    source = BENCH_DIR / f"leads-{args.rows}.csv"
+    if not source.exists():
+        print(f"generating {source.name} …", flush=True)
+        make_csv(source, args.rows)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "TIDE_MEDIA_ROOT": str(BENCH_DIR / "media")}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    code = f"""
+import time
+from django.core.files.uploadedfile import SimpleUploadedFile
+from imports import actions, pipeline
+from imports.choices import JobStatus
+from imports.models import ImportJob
+from org.models import User
+user = User.objects.create_superuser("bench", "b@example.cn", "bench-pass-123")
+started = time.perf_counter()
+with open({str(source)!r}, "rb") as f:
+    job = actions.upload(user=user, uploaded_file=SimpleUploadedFile("leads.csv", f.read()))
+ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+job = pipeline.run_job(job.pk)
+elapsed = time.perf_counter() - started
+print("RESULT", job.status, job.created_count, job.rejected_count, job.skipped_count, round(elapsed, 2))
+"""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    status, created, rejected, skipped, elapsed = next(
+        line.split()[1:] for line in out.splitlines() if line.startswith("RESULT")
+    )
+    rate = args.rows / float(elapsed)
+    verdict = "ok" if rate >= TARGET_ROWS_PER_S else "below target"
+    line = (
+        f"| import {args.rows:,} rows (CSV, normalise + duplicate check + assignment + search index) | "
+        f"{float(elapsed):.1f} s | {rate:,.0f} rows/s | ≥ {TARGET_ROWS_PER_S:,} rows/s | {verdict} |"
+    )
+    print(f"{status}: {created} created, {skipped} skipped, {rejected} rejected")
+    print(line)
+    if args.write:
+        with open(ROOT / "docs" / "benchmarks.md", "a", encoding="utf-8") as f:
+            f.write(
+                f"\n### Import — {time.strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} CPUs, "
+                f"{platform.python_version()}, SQLite {sqlite3.sqlite_version})\n\n"
+                "| scenario | time | throughput | target | |\n|---|---:|---:|---:|---|\n" + line + "\n"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
