@@ -144,5 +144,6 @@ def seed_defaults() -> None:
         ("opportunities.migrations.0003_default_stages", "add_stages"),
         ("org.migrations.0002_default_roles", "add_roles"),
         ("assignment.migrations.0002_classic_qualification", "seed"),
+        ("pools.migrations.0003_seed_holidays", "seed"),
     ]:
         getattr(importlib.import_module(module), function)(apps, None)

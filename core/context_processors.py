@@ -41,6 +41,9 @@ def navigation(request):
 
 # (label, url name, admins only) of the lead-flow pages in the navbar's "Lead flow" menu
 LEAD_FLOW_PAGES = [
+    (_("Public pools"), "pools:list", False),
+    (_("Due for recycling"), "pools:due", False),
+    (_("Holiday calendar"), "pools:holidays", True),
     (_("Assignment rules"), "assignment:rules", True),
     (_("Qualification"), "assignment:qualification", True),
     (_("Web forms"), "capture:list", True),
