@@ -96,3 +96,20 @@ def test_if_empty_skips_a_filled_database(demo):
     call_command("demo", scale=300, if_empty=True, stdout=out)
     assert "nothing to do" in out.getvalue()
     assert Account.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_demo_puts_ownerless_leads_in_a_public_pool_with_rules():
+    from django.core.management import call_command
+
+    from accounts.models import Account
+    from leads.models import Lead
+    from pools.models import Pool
+
+    call_command("demo", scale=300, seed=3, stdout=__import__("io").StringIO())
+    lead_pool = Pool.objects.get(object_type="lead")
+    assert Pool.objects.filter(object_type="account").exists() and lead_pool.rules.exists()
+    unowned = Lead.objects.filter(owner__isnull=True)
+    assert unowned.exists() and not unowned.exclude(pool=lead_pool).exists()
+    assert not Lead.objects.filter(owner__isnull=False, owner_since__isnull=True).exists()
+    assert Account.objects.filter(last_followup_at__isnull=False).exists()

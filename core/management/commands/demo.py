@@ -1306,6 +1306,50 @@ class DemoBuilder:
         return len(chunk)
 
 
+def lead_flow() -> dict[str, int]:
+    """Derived fields the bulk inserts skipped, and two public pools with rules, so the demo shows the lead flow."""
+    from django.db.models import F, OuterRef, Subquery
+
+    from pools.models import Pool, RecyclingRule
+
+    now = timezone.now()
+    for model in (Lead, Account):
+        model.all_objects.filter(owner__isnull=False, owner_since__isnull=True).update(owner_since=F("created_at"))
+        newest = FollowUp.all_objects.filter(**{model.object_type: OuterRef("pk")}).order_by("-occurred_at")
+        model.all_objects.update(last_followup_at=Subquery(newest.values("occurred_at")[:1]))
+    admin = User.objects.get(username="admin")
+    everyone = Department.objects.filter(parent__isnull=True)
+    pools = {}
+    for object_type, name, description in [
+        ("lead", "线索公海", "没有负责人的线索；30 个工作日无跟进、90 天未转化的线索自动收回。"),
+        ("account", "客户公海", "60 天无跟进、180 天未成交的客户自动收回。"),
+    ]:
+        pool = Pool.objects.create(
+            name=name,
+            object_type=object_type,
+            description=description,
+            daily_claim_limit=20,
+            ownership_limit=2000,
+            cooldown_days=7,
+            reminder_days=3,
+        )
+        pool.member_departments.set(everyone)
+        pool.admins.set([admin])
+        pools[object_type] = pool
+    RecyclingRule.objects.bulk_create(
+        [
+            RecyclingRule(
+                pool=pools["lead"], name="30 个工作日无跟进", kind="no_followup", days=30, day_count="working"
+            ),
+            RecyclingRule(pool=pools["lead"], name="90 天未转化", kind="not_converted", days=90),
+            RecyclingRule(pool=pools["account"], name="60 天无跟进", kind="no_followup", days=60),
+            RecyclingRule(pool=pools["account"], name="180 天未成交", kind="not_won", days=180),
+        ]
+    )
+    in_pool = Lead.all_objects.filter(owner__isnull=True).update(pool=pools["lead"], pool_entered_at=now)
+    return {"pooled leads": in_pool}
+
+
 class Command(BaseCommand):
     help = "Build a realistic demo company (org chart, users, accounts, contacts, leads, deals, follow-ups)."
 
@@ -1335,6 +1379,7 @@ class Command(BaseCommand):
             raise CommandError("--scale must be at least 1.")
         started = time.perf_counter()
         counts = DemoBuilder(scale, seed, self.stdout).run()
+        counts.update(lead_flow())
         summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Demo data built in {time.perf_counter() - started:.1f}s: {summary}."))
         self.stdout.write(f"Log in as admin (or see `manage.py demo_logins`); demo password: {DEMO_PASSWORD}")
