@@ -2,6 +2,7 @@
 the latency of the requests users and integrators make most, measured over HTTP.
 
     .venv/bin/python bench/run.py [--leads N] [--rebuild] [--requests K] [--write]
+    .venv/bin/python bench/run.py --pools [--pools-backlog] [--pg-url URL] [--write]   # public pools
 
 The bench database (var/bench/bench.sqlite3) is built once by `manage.py demo` and reused by later
 runs; var/tide.sqlite3 is never touched. `--write` adds the results to docs/benchmarks.md.
@@ -39,6 +40,7 @@ TARGET_LIST = 20
 TARGET_CREATE = 15
 TARGET_SEARCH = 100
 TARGET_PAGE = 150
+TARGET_DEDUPE = 20
 
 PROBE = """
 import json
@@ -264,6 +266,8 @@ def describe(payload: bytes) -> str:
         return f"{len(payload) / 1024:.0f} KiB HTML"
     if isinstance(body, dict) and isinstance(body.get("results"), list):
         return f"{len(body['results'])} results"
+    if isinstance(body, dict) and isinstance(body.get("candidates"), list):
+        return f"{len(body['candidates'])} candidates"
     return "created" if isinstance(body, dict) and body.get("id") else ""
 
 
@@ -338,7 +342,30 @@ def build_scenarios(client: Client, probe: dict, requests: int) -> list[Scenario
                 lambda i: ("GET", f"/accounts/{accounts[i % len(accounts)]}/", None),
             )
         )
+    scenarios.append(dedupe_scenario())
     return scenarios
+
+
+# Duplicate check: recent leads' company, phone and e-mail, and short names of famous accounts.
+DEDUPE_PROBE = """
+import json
+from leads.models import Lead
+rows = Lead.objects.exclude(phone="").order_by("-id").values_list("company", "phone", "email")[:12]
+print(json.dumps([list(r) for r in rows]))
+"""
+DEDUPE_SHORT_NAMES = ["广汽集团", "紫光国微", "上汽集团", "工行", "华为", "中国石化", "腾讯", "宁德时代"]
+
+
+def dedupe_scenario() -> Scenario:
+    """POST /api/v1/duplicates/check for a new lead against every lead, account and contact (all rules)."""
+    manage("dedupe_backfill", "--missing")  # the demo bulk-creates rows without their duplicate-check keys
+    payloads = [{"object": "lead", "name": c, "phone": p, "email": e} for c, p, e in json.loads(shell(DEDUPE_PROBE))]
+    payloads += [{"object": "lead", "name": name} for name in DEDUPE_SHORT_NAMES]
+    return Scenario(
+        "dedupe: check a new lead (name, phone, e-mail)",
+        TARGET_DEDUPE,
+        lambda i: ("POST", "/api/v1/duplicates/check", payloads[i % len(payloads)]),
+    )
 
 
 def machine_info() -> dict[str, str]:
@@ -407,6 +434,262 @@ def write_report(results, probe, meta, requests) -> None:
     log(f"Results added to {REPORT_PATH.relative_to(ROOT)}")
 
 
+# --- public pools: the recycling sweep on SQLite, concurrent claims on PostgreSQL ----------------------
+
+POOL_SCRATCH = BENCH_DIR / "pools-scratch.sqlite3"
+POOL_DUE_SHARES = (0, 100, 10)  # every n-th owned lead due: none, 1 %, 10 %
+
+POOL_SETUP = """
+import json
+from django.db import connection
+from leads.models import Lead
+from pools.models import Pool, RecyclingRule
+pool, _ = Pool.objects.get_or_create(name="bench 线索公海", defaults={"object_type": "lead"})
+Lead.all_objects.filter(pool__isnull=True).update(pool=pool)
+RecyclingRule.objects.filter(pool=pool).delete()
+RecyclingRule.objects.create(pool=pool, name="30 天未跟进", kind="no_followup", days=30)
+with connection.cursor() as c:
+    c.execute("DROP TABLE IF EXISTS bench_owner")
+    c.execute("CREATE TABLE bench_owner AS SELECT id, owner_id FROM leads_lead WHERE owner_id IS NOT NULL")
+    c.execute("CREATE UNIQUE INDEX bench_owner_id ON bench_owner (id)")
+print(json.dumps({"leads": Lead.all_objects.count(), "owned": Lead.all_objects.filter(owner__isnull=False).count()}))
+"""
+
+# Give every lead its owner back, make all of them recently owned and every n-th one 40 days old.
+POOL_PREPARE = """
+import datetime
+from django.db import connection
+from django.utils import timezone
+every = {every}
+now = timezone.now()
+fmt = lambda d: d.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+with connection.cursor() as c:
+    c.execute("UPDATE leads_lead SET owner_id = (SELECT b.owner_id FROM bench_owner b WHERE b.id = leads_lead.id) "
+              "WHERE owner_id IS NULL AND id IN (SELECT id FROM bench_owner)")
+    c.execute("UPDATE leads_lead SET owner_since = %s, last_followup_at = NULL WHERE owner_id IS NOT NULL",
+              [fmt(now - datetime.timedelta(days=5))])
+    if every:
+        c.execute("UPDATE leads_lead SET owner_since = %s WHERE owner_id IS NOT NULL AND id %% %s = 0",
+                  [fmt(now - datetime.timedelta(days=40)), every])
+    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+print("ok")
+"""
+
+POOL_SWEEP = """
+import json, time
+from pools import actions
+from pools.models import Pool
+pool = Pool.objects.get(name="bench 线索公海")
+started = time.perf_counter()
+counts = actions.recycle_due_records(pool_ids=[pool.pk])
+print(json.dumps({"recycled": sum(counts.values()), "seconds": time.perf_counter() - started}))
+"""
+
+POOL_CLAIMS = """
+import collections, json, random, threading, time
+from django.db import connection
+from django.db.models import Count
+from core.choices import Scope
+from core.errors import DomainError
+from leads.models import Lead
+from org.models import Department, Role, RolePermission, User
+from pools import actions
+from pools.models import ClaimLog, Pool
+
+CLAIMERS, HOT, TRIES, DAILY, OWN = {claimers}, 100, 20, 3, 4
+dept = Department.objects.create(name="抢单测试部")
+dept.path = dept.compute_path()
+dept.save(update_fields=["path"])
+role = Role.objects.create(name="抢单测试", code="bench-claim")
+RolePermission.objects.create(role=role, object_type="lead", actions=["view", "edit"], scope=Scope.OWN)
+users = []
+for i in range(CLAIMERS):
+    user = User.objects.create_user(username=f"claimer{{i}}", password=None, department=dept)
+    user.roles.add(role)
+    users.append(user.pk)
+    if i % 2 == 0:  # half of them already own two leads: the ownership limit stops them before the daily one
+        Lead.objects.bulk_create([Lead(company=f"自有线索{{i}}-{{n}}", owner=user) for n in range(2)])
+pool = Pool.objects.create(name="抢单公海", object_type="lead", daily_claim_limit=DAILY, ownership_limit=OWN)
+pool.member_departments.add(dept)
+hot = [l.pk for l in Lead.objects.bulk_create([Lead(company=f"抢单测试{{i}}有限公司", pool=pool) for i in range(HOT)])]
+outcomes = collections.Counter()
+lock = threading.Lock()
+barrier = threading.Barrier(CLAIMERS)
+
+def claimer(user_id):
+    user = User.objects.get(pk=user_id)
+    mine = random.sample(hot, TRIES)
+    barrier.wait()
+    for lead_id in mine:
+        try:
+            actions.claim_lead(lead_id=lead_id, user=user)
+            code = "ok"
+        except DomainError as error:
+            code = error.code
+        with lock:
+            outcomes[code] += 1
+    connection.close()
+
+threads = [threading.Thread(target=claimer, args=(u,)) for u in users]
+started = time.perf_counter()
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+seconds = time.perf_counter() - started
+claims = ClaimLog.objects.filter(pool=pool, action="claim")
+double = claims.values("object_id").annotate(n=Count("id")).filter(n__gt=1).count()
+owner_mismatch = sum(
+    1 for c in claims.values("object_id", "user_id") if Lead.objects.get(pk=c["object_id"]).owner_id != c["user_id"]
+)
+over_daily = claims.values("user_id").annotate(n=Count("id")).filter(n__gt=DAILY).count()
+owned = Lead.objects.filter(owner_id__in=users).values("owner_id").annotate(n=Count("id"))
+over_owned = owned.filter(n__gt=OWN).count()
+print(json.dumps({{
+    "claimers": CLAIMERS, "attempts": sum(outcomes.values()), "outcomes": dict(outcomes), "seconds": seconds,
+    "claimed": claims.count(), "double_claims": double + owner_mismatch, "over_daily_limit": over_daily,
+    "over_ownership_limit": over_owned,
+}}))
+"""
+
+
+def pool_env(database_url: str) -> dict[str, str]:
+    env = bench_env()
+    env["DATABASE_URL"] = database_url
+    return env
+
+
+def pool_shell(code: str, database_url: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", "shell", "--no-imports", "-v0"],
+        cwd=ROOT,
+        env=pool_env(database_url),
+        input=code,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+    return result.stdout.strip().splitlines()[-1]
+
+
+def pool_manage(database_url: str, *args: str) -> None:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=pool_env(database_url), capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+
+
+def remove_pool_scratch() -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{POOL_SCRATCH}{suffix}").unlink(missing_ok=True)
+
+
+def bench_sweep(backlog: bool) -> list[dict]:
+    """Copy the bench database, put every lead in one pool with a 30-day no-follow-up rule, time the sweep."""
+    if not DB_PATH.exists():
+        sys.exit(f"{DB_PATH} is missing: run `make bench` once to build it.")
+    url = f"sqlite:///{POOL_SCRATCH}"
+    remove_pool_scratch()
+    rows = []
+    try:
+        log(f"Copying the bench database to {POOL_SCRATCH.name} and migrating the copy")
+        # SQLite's backup API, not a file copy: it also takes what still sits in the source's WAL.
+        source = sqlite3.connect(f"file:{DB_PATH}?mode=ro", uri=True)
+        target = sqlite3.connect(POOL_SCRATCH)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
+        pool_manage(url, "migrate", "--noinput", "-v0")
+        counts = json.loads(pool_shell(POOL_SETUP, url))
+        for every in POOL_DUE_SHARES + ((1,) if backlog else ()):
+            pool_shell(POOL_PREPARE.format(every=every), url)
+            result = json.loads(pool_shell(POOL_SWEEP, url))
+            share = "none" if not every else f"{100 / every:g} %"
+            log(f"  sweep, {share} of the owned leads due: {result['recycled']:,} in {result['seconds']:.2f} s")
+            rows.append(counts | result | {"share": share})
+    finally:
+        remove_pool_scratch()
+    return rows
+
+
+def bench_claims(pg_url: str, claimers: int) -> dict | None:
+    """50 reps claim from the same 100 leads at once on a scratch PostgreSQL database; count double claims."""
+    try:
+        import psycopg
+    except ImportError:
+        log("psycopg is missing: skipping the concurrent claims")
+        return None
+    name = f"tide_bench_claims_{os.getpid()}"
+    base = pg_url.rsplit("/", 1)[0]
+    try:
+        admin = psycopg.connect(pg_url, autocommit=True)
+    except psycopg.OperationalError as error:
+        log(f"PostgreSQL unreachable ({error}); skipping the concurrent claims")
+        return None
+    try:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{base}/{name}"
+        log(f"Migrating the scratch PostgreSQL database {name}")
+        pool_manage(url, "migrate", "--noinput", "-v0")
+        log(f"  {claimers} reps claiming at once …")
+        return json.loads(pool_shell(POOL_CLAIMS.format(claimers=claimers), url))
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def render_pool_tables(sweeps: list[dict], claims: dict | None) -> list[str]:
+    lines = []
+    if sweeps:
+        lines += [
+            f"Recycling sweep, SQLite, {sweeps[0]['leads']:,} leads ({sweeps[0]['owned']:,} owned) in one pool, "
+            "rule “no follow-up for 30 days”, each sweep in a fresh process:",
+            "",
+            "| owned leads due | recycled | seconds | target | |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for row in sweeps:
+            verdict = "ok" if row["seconds"] <= 2 else "**slower than 2 s**"
+            lines.append(f"| {row['share']} | {row['recycled']:,} | {row['seconds']:.2f} | ≤ 2 | {verdict} |")
+        lines.append("")
+    if claims:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(claims["outcomes"].items()))
+        lines += [
+            f"Concurrent claims, PostgreSQL: {claims['claimers']} reps, one thread and connection each, 20 claims "
+            "each on the same 100 leads, at most 3 claims a day and 4 leads owned per rep (half of them own 2):",
+            "",
+            "| attempts | claimed | seconds | double claims | over daily limit | over ownership limit | outcomes |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+            f"| {claims['attempts']} | {claims['claimed']} | {claims['seconds']:.2f} | {claims['double_claims']} | "
+            f"{claims['over_daily_limit']} | {claims['over_ownership_limit']} | {outcomes} |",
+            "",
+        ]
+    return lines
+
+
+def run_pool_benchmarks(args) -> None:
+    sweeps = bench_sweep(args.pools_backlog) if not args.skip_sweep else []
+    claims = bench_claims(args.pg_url, args.claimers)
+    lines = render_pool_tables(sweeps, claims)
+    print()
+    print("\n".join(lines))
+    if args.write and lines:
+        now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+        machine = ", ".join(f"{k} {v}" for k, v in machine_info().items() if k != "server")
+        section = [f"## {now} — public pools", "", f"- {machine}", ""] + lines
+        old = REPORT_PATH.read_text()
+        head, sep, rest = old.partition("\n## ")
+        REPORT_PATH.write_text(head.rstrip("\n") + "\n\n" + "\n".join(section) + ("\n## " + rest if sep else ""))
+        log(f"Results added to {REPORT_PATH.relative_to(ROOT)}")
+    if claims and claims["double_claims"]:
+        sys.exit("double claims found")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leads", type=int, default=1_000_000, help="demo scale (number of leads)")
@@ -414,7 +697,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="measured requests per scenario")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per scenario first")
     parser.add_argument("--write", action="store_true", help="add the results to docs/benchmarks.md")
+    parser.add_argument("--pools", action="store_true", help="only the public-pool benchmarks (sweep, claims)")
+    parser.add_argument("--pools-backlog", action="store_true", help="with --pools: also sweep with every lead due")
+    parser.add_argument("--skip-sweep", action="store_true", help="with --pools: only the concurrent claims")
+    parser.add_argument("--claimers", type=int, default=50, help="with --pools: concurrent claimers")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="with --pools: a PostgreSQL server (any database) where a scratch database may be created",
+    )
     args = parser.parse_args()
+    if args.pools:
+        run_pool_benchmarks(args)
+        return
 
     meta = ensure_data(args.leads, args.rebuild)
     log("Probing the data (owner, accounts, queries) and creating a session and an API token")

@@ -13,7 +13,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import history
+from . import history, hooks
 from .choices import Action, HistoryAction, ShareAccess
 from .errors import DomainError, NotFoundError, PermissionDeniedError, VersionConflictError
 from .models import ChangeLog, RecordShare, TideModel
@@ -87,7 +87,7 @@ def get_for(model, user, action: str, pk, *, include_deleted: bool = False, lock
 
 
 @transaction.atomic
-def create_record(*, model, user, data: dict, after_save: Callable | None = None):
+def create_record(*, model, user, data: dict, after_save: Callable | None = None, options: dict | None = None):
     if not can(user, model.object_type, Action.CREATE):
         raise PermissionDeniedError()
     instance = model(**data)
@@ -99,6 +99,7 @@ def create_record(*, model, user, data: dict, after_save: Callable | None = None
     check_owner(instance, user, Action.CREATE)
     check_related_visible(instance, user, data.keys())
     instance.full_clean(validate_constraints=False)
+    hooks.run_save_checks(instance, user=user, options=options, created=True)  # e.g. the duplicate check
     _save(instance)
     extra_changes = after_save(instance) if after_save else []
     after = history.snapshot(instance)
@@ -115,7 +116,13 @@ def create_record(*, model, user, data: dict, after_save: Callable | None = None
 
 @transaction.atomic
 def update_record(
-    *, instance, user, data: dict, expected_version: int | None = None, after_save: Callable | None = None
+    *,
+    instance,
+    user,
+    data: dict,
+    expected_version: int | None = None,
+    after_save: Callable | None = None,
+    options: dict | None = None,
 ):
     model = type(instance)
     current = get_for(model, user, Action.EDIT, instance.pk, lock=True)
@@ -133,6 +140,7 @@ def update_record(
             current.owner_since = timezone.now()
     check_related_visible(current, user, [k for k in data if k != "owner"])
     current.full_clean(validate_constraints=False)
+    hooks.run_save_checks(current, user=user, options=options, created=False)  # e.g. the duplicate check
     current.version += 1
     current.updated_at = timezone.now()
     _save(current)

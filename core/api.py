@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, django_auth
 
 from . import actions as core_actions
+from . import hooks
 from .choices import Action
 from .errors import DomainError, validation_error_fields
 from .keyset import keyset_page, parse_ordering
@@ -285,16 +286,23 @@ def build_crud_router(
 
     @router.post(
         "/",
-        response={201: out_schema, 403: ErrorOut, 422: ErrorOut},
+        response={201: out_schema, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
         operation_id=f"{prefix}_create",
         summary=f"Create a {model._meta.verbose_name}",
-        description="Send an `Idempotency-Key` header to make retries safe: the same key and body never create twice.",
+        description=(
+            "Send an `Idempotency-Key` header to make retries safe: the same key and body never create twice. "
+            "A duplicate under the configured rules answers 409 (`duplicate`, or `possible_duplicate` with "
+            "`candidates`); send `X-Confirm-Duplicates: true` to create it despite a warning."
+        ),
     )
     def create_record(request, payload: create_schema, response: HttpResponse):
         def do_create():
             try:
-                instance = create(user=request.user, payload=payload)
+                with hooks.check_options(**hooks.options_from_request(request)):
+                    instance = create(user=request.user, payload=payload)
             except ValidationError as error:
+                if isinstance(error, DomainError):  # a save check's error keeps its code and status
+                    raise
                 raise api_field_errors(create_schema, error) from None
             return visible(request).get(pk=instance.pk)
 
@@ -306,7 +314,7 @@ def build_crud_router(
 
     @router.patch(
         "/{int:record_id}",
-        response={200: out_schema, 404: ErrorOut, 412: ErrorOut, 422: ErrorOut},
+        response={200: out_schema, 404: ErrorOut, 409: ErrorOut, 412: ErrorOut, 422: ErrorOut},
         operation_id=f"{prefix}_update",
         summary=f"Change a {model._meta.verbose_name}",
         description="Send `If-Match` with the ETag you read; a record changed since then answers 412.",
@@ -314,10 +322,13 @@ def build_crud_router(
     def update_record(request, record_id: int, payload: update_schema, response: HttpResponse):
         instance = core_actions.get_for(model, request.user, Action.EDIT, record_id)
         try:
-            instance = update(
-                instance=instance, user=request.user, payload=payload, expected_version=expected_version(request)
-            )
+            with hooks.check_options(**hooks.options_from_request(request)):
+                instance = update(
+                    instance=instance, user=request.user, payload=payload, expected_version=expected_version(request)
+                )
         except ValidationError as error:
+            if isinstance(error, DomainError):  # a save check's error keeps its code and status
+                raise
             raise api_field_errors(update_schema, error) from None
         instance = visible(request).get(pk=instance.pk)
         response["ETag"] = etag_for(instance)

@@ -47,4 +47,7 @@ LEAD_FLOW_PAGES = [
     (_("Assignment rules"), "assignment:rules", True),
     (_("Qualification"), "assignment:qualification", True),
     (_("Web forms"), "capture:list", True),
+    (_("Duplicate check"), "dedupe:check", False),
+    (_("Merge history"), "dedupe:merges", False),
+    (_("Duplicate rules"), "dedupe:rules", True),
 ]

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from . import actions as core_actions
-from . import history
+from . import history, hooks
 from .choices import Action, ObjectType, ShareAccess
 from .errors import DomainError, NotFoundError, validation_error_fields
 from .export import csv_response
@@ -350,7 +350,7 @@ class ObjectFormView(LoginRequiredMixin, View):
         except NotFoundError:
             raise Http404 from None
 
-    def render_form(self, form, instance):
+    def render_form(self, form, instance, duplicates=None):
         return render(
             self.request,
             self.template_name,
@@ -359,6 +359,9 @@ class ObjectFormView(LoginRequiredMixin, View):
                 "object": instance,
                 "verbose_name": self.model._meta.verbose_name,
                 "url_namespace": self.request.resolver_match.namespace,
+                # a save check (dedupe) found possible duplicates: list them and offer to confirm
+                "duplicates": getattr(duplicates, "candidates", None),
+                "duplicate_code": getattr(duplicates, "code", ""),
             },
         )
 
@@ -369,20 +372,24 @@ class ObjectFormView(LoginRequiredMixin, View):
     def post(self, request, pk=None):
         instance = self.get_instance(pk)
         form = self.get_form(instance, data=request.POST)
+        duplicates = None
         if form.is_valid():
             try:
-                if instance is None:
-                    saved = type(self).create_action(request.user, form)
-                    messages.success(request, _("%(name)s created.") % {"name": saved})
-                else:
-                    saved = type(self).update_action(instance, request.user, form, request.POST.get("version"))
-                    messages.success(request, _("%(name)s saved.") % {"name": saved})
+                # options such as "create despite a possible duplicate" reach the save checks (core/hooks.py)
+                with hooks.check_options(**hooks.options_from_request(request)):
+                    if instance is None:
+                        saved = type(self).create_action(request.user, form)
+                        messages.success(request, _("%(name)s created.") % {"name": saved})
+                    else:
+                        saved = type(self).update_action(instance, request.user, form, request.POST.get("version"))
+                        messages.success(request, _("%(name)s saved.") % {"name": saved})
                 return redirect(saved.get_absolute_url())
             except ValidationError as error:
                 apply_errors(form, error)
+                duplicates = error if getattr(error, "candidates", None) else None
             except DomainError as error:
                 form.add_error(None, error.message)
-        return self.render_form(form, instance)
+        return self.render_form(form, instance, duplicates)
 
 
 def form_data(form, exclude=()) -> dict:

@@ -5,3 +5,25 @@ from django.utils.translation import gettext_lazy as _
 class DedupeConfig(AppConfig):
     name = "dedupe"
     verbose_name = _("Duplicate check")
+
+    def ready(self):
+        from core import hooks
+        from core.choices import ObjectType
+
+        from . import signals
+        from .service import check_on_save
+
+        signals.connect()
+        for object_type in (ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.LEAD):
+            hooks.register_save_check(object_type, check_on_save)
+        self._install_api_handler()
+
+    @staticmethod
+    def _install_api_handler():
+        """Answer a DuplicateError with its candidates: {code, message, errors, candidates}."""
+        from tide.api import api
+
+        from .api import duplicate_error_handler
+        from .service import DuplicateError
+
+        api.add_exception_handler(DuplicateError, duplicate_error_handler)

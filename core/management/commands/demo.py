@@ -28,6 +28,7 @@ from contacts.choices import Attitude, BuyingRole
 from contacts.models import Contact
 from core.regions import regions
 from core.validators import uscc_check_char
+from dedupe.service import backfill_keys
 from followups.choices import FollowUpType
 from followups.models import FollowUp
 from leads.choices import InvalidReason, LeadSource, LeadStatus
@@ -752,6 +753,7 @@ class DemoBuilder:
         counts["leads"] = self.build_leads()
         counts["opportunities"] = self.build_opportunities()
         counts["followups"] = self.build_followups()
+        backfill_keys()  # duplicate-check keys: the bulk inserts skipped the signals that fill them
         return counts
 
     def build_org(self) -> None:

@@ -1,0 +1,337 @@
+"""Merging two accounts, contacts or leads: the survivor keeps everything of both, the loser goes to the
+recycle bin marked as merged, and the merge can be reviewed."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from core.choices import HistoryAction, ObjectType, Scope, ShareAccess
+from core.errors import NotFoundError, PermissionDeniedError
+from dedupe.actions import merge_records
+
+pytestmark = pytest.mark.django_db
+
+A, L, C = ObjectType.ACCOUNT, ObjectType.LEAD, ObjectType.CONTACT
+
+
+@pytest.fixture
+def stage(db):
+    from opportunities.models import Stage
+
+    return Stage.objects.filter(is_active=True).order_by("sort_order").first()
+
+
+def followup(user, **links):
+    from followups.actions import create_followup
+
+    return create_followup(user=user, data={"content": "拜访", **links})
+
+
+def opportunity(user, account, stage, **data):
+    from opportunities.actions import create_opportunity
+
+    return create_opportunity(
+        user=user,
+        data={
+            "account": account,
+            "name": "数据中心项目",
+            "stage": stage,
+            "expected_close_date": datetime.date(2030, 1, 1),
+            **data,
+        },
+    )
+
+
+def test_an_account_merge_keeps_everything_of_both(org, rep, other, make, stage):
+    from accounts.models import Account
+    from core import history
+    from core.actions import share_record
+    from core.models import RecordShare
+    from dedupe.models import MergeRecord
+    from search.models import SearchEntry
+
+    survivor = make.account(rep, name="华为技术有限公司", phone="13800138000")
+    loser = make.account(rep, name="華為技術（深圳）有限公司", credit_code="91440300708461136T")
+    loser.tags.create(name="重点客户")
+    child = make.account(rep, name="华为终端有限公司", parent=loser)
+    contact = make.contact(rep, account=loser, name="李雷")
+    deal = opportunity(rep, loser, stage, contact=contact)
+    note = followup(rep, account=loser, contact=contact)
+    share_record(instance=loser, user=rep, member=other, access=ShareAccess.EDIT)
+    lead = make.lead(rep, company="华为")
+    type(lead).all_objects.filter(pk=lead.pk).update(converted_account=loser)
+    loser_history = history.for_record(loser).count()
+
+    record = merge_records(
+        object_type=A,
+        user=rep,
+        survivor_id=survivor.pk,
+        loser_id=loser.pk,
+        picks={"credit_code": "loser", "name": "survivor"},
+    )
+
+    survivor.refresh_from_db()
+    assert survivor.credit_code == "91440300708461136T" and survivor.name == "华为技术有限公司"
+    assert list(survivor.tags.values_list("name", flat=True)) == ["重点客户"]
+    for related in (child, contact, deal, note):
+        related.refresh_from_db()
+    assert child.parent_id == contact.account_id == deal.account_id == note.account_id == survivor.pk
+    lead.refresh_from_db()
+    assert lead.converted_account_id == survivor.pk
+    assert RecordShare.objects.filter(object_type=A, object_id=survivor.pk, user=other, access="edit").exists()
+    assert not RecordShare.objects.filter(object_type=A, object_id=loser.pk).exists()
+    survivor_history = history.for_record(survivor)
+    assert survivor_history.filter(object_repr__startswith="華為").count() >= loser_history
+    assert survivor_history.first().note.startswith("Merged “華為技術（深圳）有限公司”")
+    loser = Account.all_objects.get(pk=loser.pk)
+    assert loser.deleted_at is not None and loser.deleted_by == rep
+    assert history.for_record(loser).get().action == HistoryAction.DELETE
+    assert "Merged into “华为技术有限公司”" in history.for_record(loser).get().note
+    assert not SearchEntry.objects.filter(object_type=A, object_id=loser.pk).exists()
+    assert record == MergeRecord.objects.get(object_type=A, survivor_id=survivor.pk, loser_id=loser.pk)
+    assert record.actor == rep and record.picks["credit_code"] == "loser" and record.picks["name"] == "survivor"
+    assert record.moved["contacts"] == 1 and record.moved["opportunities"] == 1 and record.moved["follow-ups"] == 1
+
+
+def test_picked_values_update_the_search_index_and_the_duplicate_keys(org, rep, make):
+    from accounts.models import Account
+    from search.models import SearchEntry
+
+    survivor = make.account(rep, name="甲方有限公司")
+    loser = make.account(rep, name="紫光国芯微电子股份有限公司")
+    merge_records(object_type=A, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks={"name": "loser"})
+    survivor = Account.objects.get(pk=survivor.pk)
+    assert (survivor.name, survivor.match_name, survivor.match_head) == (
+        "紫光国芯微电子股份有限公司",
+        "紫光国芯微电子",
+        "紫光",
+    )
+    assert "紫光国芯" in SearchEntry.objects.get(object_type=A, object_id=survivor.pk).tokens
+
+
+def test_merging_needs_edit_on_the_survivor_and_delete_on_the_loser(org, rep, other, make):
+    no_delete = org.user("nodelete", org.sh, scope=Scope.OWN, actions=("view", "create", "edit"))
+    survivor = make.lead(no_delete, company="甲")
+    loser = make.lead(no_delete, company="乙")
+    with pytest.raises(PermissionDeniedError):
+        merge_records(object_type=L, user=no_delete, survivor_id=survivor.pk, loser_id=loser.pk)
+    hidden = make.lead(other, company="丙")
+    mine = make.lead(rep, company="丁")
+    with pytest.raises(NotFoundError):
+        merge_records(object_type=L, user=rep, survivor_id=mine.pk, loser_id=hidden.pk)
+    with pytest.raises(NotFoundError):
+        merge_records(object_type=L, user=rep, survivor_id=hidden.pk, loser_id=mine.pk)
+    viewer = org.user("viewer", org.sh, scope=Scope.ALL, actions=("view", "delete"))
+    with pytest.raises(PermissionDeniedError):
+        merge_records(object_type=L, user=viewer, survivor_id=mine.pk, loser_id=hidden.pk)
+
+
+def test_a_merge_is_one_transaction(org, rep, make):
+    """A survivor that cannot take a picked value (its owner has left) leaves both records untouched."""
+    from contacts.models import Contact
+    from leads.models import Lead
+
+    gone = org.user("gone", org.sh, scope=Scope.OWN)
+    manager = org.user("manager", org.sh, scope=Scope.ALL)
+    account = make.account(rep, name="甲方")
+    survivor = make.contact(rep, account=account, name="王五")
+    loser = make.contact(manager, account=account, name="王五", owner=gone)
+    note = followup(manager, contact=loser)
+    gone.is_active = False
+    gone.save()
+    with pytest.raises(Exception) as caught:
+        merge_records(object_type=C, user=manager, survivor_id=survivor.pk, loser_id=loser.pk, picks={"owner": "loser"})
+    assert "owner" in caught.value.message_dict
+    assert Contact.objects.filter(pk=loser.pk).exists()
+    note.refresh_from_db()
+    assert note.contact_id == loser.pk
+    assert not Lead.objects.exists()
+
+
+def test_bad_picks_are_field_errors(org, rep, make):
+    a, b = make.lead(rep, company="甲"), make.lead(rep, company="乙")
+    with pytest.raises(Exception) as caught:
+        merge_records(object_type=L, user=rep, survivor_id=a.pk, loser_id=b.pk, picks={"nope": "loser", "company": "x"})
+    assert set(caught.value.message_dict) == {"picks.nope", "picks.company"}
+    with pytest.raises(Exception) as caught:
+        merge_records(object_type=L, user=rep, survivor_id=a.pk, loser_id=a.pk)
+    assert "loser_id" in caught.value.message_dict
+
+
+def test_a_lead_merge_moves_follow_ups_and_keeps_the_latest_activity_and_facts(org, rep, make):
+    from leads.models import Lead
+
+    survivor = make.lead(rep, company="华为技术有限公司", contact_name="张伟", facts={"budget": True})
+    loser = make.lead(rep, company="华为技术", contact_name="李娜", phone="13800138000", facts={"has_project": True})
+    followup(rep, lead=survivor, occurred_at=timezone.now() - datetime.timedelta(days=10))
+    latest = followup(rep, lead=loser, occurred_at=timezone.now() - datetime.timedelta(days=1))
+    merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks={"phone": "loser"})
+    survivor = Lead.objects.get(pk=survivor.pk)
+    assert survivor.phone == "+8613800138000" and survivor.contact_name == "张伟"
+    assert survivor.facts == {"budget": True, "has_project": True}
+    assert survivor.last_followup_at == latest.occurred_at
+    assert survivor.followups.count() == 2
+
+
+def test_a_contact_merge_moves_its_deals_and_follow_ups_and_may_take_the_other_account(org, rep, make, stage):
+    from contacts.models import Contact
+
+    first, second = make.account(rep, name="甲方"), make.account(rep, name="乙方")
+    survivor = make.contact(rep, account=first, name="王五")
+    loser = make.contact(rep, account=second, name="王五", email="wang@example.com")
+    deal = opportunity(rep, second, stage, contact=loser)
+    note = followup(rep, contact=loser)
+    merge_records(
+        object_type=C,
+        user=rep,
+        survivor_id=survivor.pk,
+        loser_id=loser.pk,
+        picks={"account": "loser", "email": "loser"},
+    )
+    survivor = Contact.objects.get(pk=survivor.pk)
+    assert survivor.account_id == second.pk and survivor.email == "wang@example.com"
+    deal.refresh_from_db()
+    note.refresh_from_db()
+    assert deal.contact_id == note.contact_id == survivor.pk
+
+
+def test_merging_a_parent_into_its_child_makes_no_cycle(org, rep, make):
+    from accounts.models import Account
+
+    top = make.account(rep, name="集团")
+    parent = make.account(rep, name="华为投资控股有限公司", parent=top)
+    middle = make.account(rep, name="中间层", parent=parent)
+    child = make.account(rep, name="华为投资控股", parent=middle)
+    merge_records(object_type=A, user=rep, survivor_id=child.pk, loser_id=parent.pk)
+    child = Account.objects.get(pk=child.pk)
+    middle.refresh_from_db()
+    assert child.parent_id == top.pk and middle.parent_id == child.pk
+
+
+def test_the_loser_owner_is_notified(org, rep, make):
+    from core.models import Notification
+
+    manager = org.user("manager", org.sh, scope=Scope.ALL)
+    survivor, loser = make.lead(manager, company="甲"), make.lead(rep, company="甲公司")
+    merge_records(object_type=L, user=manager, survivor_id=survivor.pk, loser_id=loser.pk)
+    note = Notification.objects.get(user=rep)
+    assert note.kind == "dedupe.merged" and note.url == f"/leads/{survivor.pk}/"
+
+
+# --- API and pages ------------------------------------------------------------------------------------------------
+
+
+def test_merge_through_the_api_with_a_preview_and_the_history(org, rep, other, make, api_for):
+    survivor = make.account(rep, name="甲方科技", phone="13800138000")
+    loser = make.account(rep, name="甲方科技有限公司", phone="13900139000")
+    api = api_for(rep)
+    preview = api.get(
+        "/duplicates/merge/preview", {"object": "account", "survivor_id": survivor.pk, "loser_id": loser.pk}
+    )
+    assert preview.status_code == 200
+    differing = {row["key"] for row in preview.json_body if row["differs"]}
+    assert differing == {"name", "phone"}
+    merged = api.post(
+        "/duplicates/merge",
+        {"object": "account", "survivor_id": survivor.pk, "loser_id": loser.pk, "picks": {"phone": "loser"}},
+    )
+    assert merged.status_code == 200, merged.json_body
+    body = merged.json_body
+    assert body["survivor_id"] == survivor.pk and body["picks"] == {"name": "survivor", "phone": "loser"}
+    assert api.get(f"/accounts/{survivor.pk}").json_body["phone"] == "+8613900139000"
+    assert api.get(f"/accounts/{loser.pk}").status_code == 404
+    listed = api.get("/duplicates/merges", {"object": "account"}).json_body["results"]
+    assert [m["id"] for m in listed] == [body["id"]]
+    assert api.get(f"/duplicates/merges/{body['id']}").status_code == 200
+    # someone who cannot see the survivor does not see the merge
+    outsider = api_for(other)
+    assert outsider.get("/duplicates/merges").json_body["results"] == []
+    assert outsider.get(f"/duplicates/merges/{body['id']}").status_code == 404
+
+
+def test_merge_api_refuses_without_permission_and_with_bad_input(org, rep, other, make, api_for):
+    mine, hidden = make.lead(rep, company="甲"), make.lead(other, company="乙")
+    api = api_for(rep)
+    r = api.post("/duplicates/merge", {"object": "lead", "survivor_id": mine.pk, "loser_id": hidden.pk})
+    assert r.status_code == 404 and r.json_body["code"] == "not_found"
+    r = api.post("/duplicates/merge", {"object": "lead", "survivor_id": mine.pk, "loser_id": mine.pk})
+    assert r.status_code == 422 and "loser_id" in r.json_body["errors"]
+    r = api.post("/duplicates/merge", {"object": "lead", "survivor_id": mine.pk, "loser_id": 1, "picks": {"x": "y"}})
+    assert r.status_code == 422
+
+
+def test_merge_page_lets_the_user_pick_values_and_records_the_merge(org, rep, make, web_for):
+    from dedupe.models import MergeRecord
+    from leads.models import Lead
+
+    survivor = make.lead(rep, company="华为技术有限公司", phone="13800138000")
+    loser = make.lead(rep, company="华为技术", email="hw@example.com")
+    web = web_for(rep)
+    page = web.get("/duplicates/merge/", {"object": "lead", "ids": [loser.pk, survivor.pk]})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="pick_company"' in html and 'name="pick_email"' in html and 'name="pick_title"' not in html
+    done = web.post(
+        "/duplicates/merge/",
+        {
+            "object": "lead",
+            "survivor": survivor.pk,
+            "loser": loser.pk,
+            "pick_company": "survivor",
+            "pick_email": "loser",
+            "pick_phone": "survivor",
+        },
+    )
+    assert done.status_code == 302 and done["Location"] == f"/leads/{survivor.pk}/"
+    assert Lead.objects.get(pk=survivor.pk).email == "hw@example.com"
+    merge = MergeRecord.objects.get()
+    history_page = web.get("/duplicates/merges/").content.decode()
+    assert f"/duplicates/merges/{merge.pk}/" in history_page
+    detail = web.get(f"/duplicates/merges/{merge.pk}/").content.decode()
+    assert "hw@example.com" in detail and "华为技术有限公司" in detail
+
+
+def test_merge_page_refuses_a_user_who_may_not_delete_the_loser(org, make, web_for):
+    no_delete = org.user("nodelete", org.sh, scope=Scope.OWN, actions=("view", "create", "edit"))
+    a, b = make.lead(no_delete, company="甲"), make.lead(no_delete, company="乙")
+    assert (
+        web_for(no_delete).get("/duplicates/merge/", {"object": "lead", "survivor": a.pk, "loser": b.pk}).status_code
+        == 403
+    )
+
+
+def test_merging_a_child_into_its_parent_offers_no_parent_choice(org, rep, make):
+    from accounts.models import Account
+    from dedupe.actions import merge_preview
+
+    parent = make.account(rep, name="华为投资控股有限公司")
+    child = make.account(rep, name="华为投资控股", parent=parent)
+    grandchild = make.account(rep, name="华为终端", parent=child)
+    rows = {r["key"]: r for r in merge_preview(object_type=A, survivor=parent, loser=child)}
+    assert rows["parent"]["differs"] is False and rows["name"]["differs"] is True
+    merge_records(object_type=A, user=rep, survivor_id=parent.pk, loser_id=child.pk, picks={"parent": "loser"})
+    assert Account.objects.get(pk=parent.pk).parent_id is None
+    assert Account.objects.get(pk=grandchild.pk).parent_id == parent.pk
+
+
+def test_a_link_that_cannot_move_stops_the_merge_with_a_clear_error(org, rep, make):
+    from unittest import mock
+
+    from django.db import IntegrityError
+    from django.db.models.query import QuerySet
+
+    from accounts.models import Account
+    from core.errors import DomainError
+
+    survivor, loser = make.account(rep, name="甲方"), make.account(rep, name="甲方公司")
+    contact = make.contact(rep, account=loser, name="王五")
+    with (
+        mock.patch.object(QuerySet, "update", side_effect=IntegrityError("unique")),
+        pytest.raises(DomainError) as caught,
+    ):
+        merge_records(object_type=A, user=rep, survivor_id=survivor.pk, loser_id=loser.pk)
+    assert caught.value.code == "merge_conflict" and caught.value.status == 409
+    assert Account.objects.filter(pk=loser.pk).exists()
+    contact.refresh_from_db()
+    assert contact.account_id == loser.pk
