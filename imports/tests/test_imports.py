@@ -228,3 +228,18 @@ def test_pages_upload_preview_and_progress(org, rep, web_for, django_capture_on_
     assert web_for(other).get(f"/imports/{job.pk}/").status_code == 404
     nobody = org.user("nobody", org.sh)
     assert web_for(nobody).get("/imports/").status_code == 403
+
+
+def test_duplicate_rules_an_admin_enforced_apply_to_imports(org, rep):
+    from accounts.models import Account
+    from dedupe.models import DuplicateRule
+
+    account = Account.objects.create(name="华为技术有限公司", owner=rep)
+    DuplicateRule.objects.update_or_create(
+        object_type="lead", kind="account_name", defaults={"is_active": True, "action": "warn", "threshold": 85}
+    )
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    assert (job.created_count, job.skipped_count) == (1, 1)
+    skipped = ImportRow.objects.get(job=job, row_number=1)
+    assert skipped.outcome == "skipped" and skipped.record_id == account.pk
+    assert not Lead.objects.filter(company="深圳市华为技术有限公司").exists()
