@@ -13,9 +13,10 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from core import actions as core_actions
+from core import hooks
 from core.api import ErrorOut, etag_for, expected_version
 from core.choices import Action
-from core.errors import NotFoundError, validation_error_fields
+from core.errors import DomainError, NotFoundError, validation_error_fields
 
 from . import actions
 from .models import AssignmentRule, LeadLimit, QualificationFact, QualificationLevel, Territory
@@ -681,15 +682,18 @@ def convert(request, lead_id: int, payload: ConvertIn):
     lead = core_actions.get_for(Lead, request.user, Action.VIEW, lead_id)
     opportunity = None if payload.opportunity is None else _given(payload.opportunity)
     try:
-        lead = convert_lead(
-            lead=lead,
-            user=request.user,
-            account=payload.account_id,
-            account_data=_given(payload.account),
-            contact_data=_given(payload.contact),
-            opportunity_data=opportunity,
-        )
+        with hooks.check_options(**hooks.options_from_request(request)):
+            lead = convert_lead(
+                lead=lead,
+                user=request.user,
+                account=payload.account_id,
+                account_data=_given(payload.account),
+                contact_data=_given(payload.contact),
+                opportunity_data=opportunity,
+            )
     except ValidationError as error:
+        if isinstance(error, DomainError):  # a duplicate: 409 with candidates; confirm with X-Confirm-Duplicates
+            raise
         fields = validation_error_fields(error)
         if payload.account_id is not None:  # the chosen account is `account_id` on the wire
             fields = {("account_id" if k == "account" else k): v for k, v in fields.items()}

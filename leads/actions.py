@@ -154,6 +154,8 @@ OPPORTUNITY_FIELDS = {"name", "amount", "expected_close_date", "stage", "stage_i
 
 def _prefixed(prefix: str, error: ValidationError) -> ValidationError:
     """Errors of the account/contact/opportunity part named after it: `contact.name`."""
+    if isinstance(error, DomainError):  # a save check's error (a duplicate) keeps its code and candidates
+        return error
     return ValidationError(
         {
             (prefix if key == "__all__" else f"{prefix}.{key}"): msgs

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from core import actions as core_actions
+from core import hooks
 from core.choices import Action, ObjectType
 from core.errors import DomainError, NotFoundError, validation_error_fields
 from core.permissions import can
@@ -157,7 +158,8 @@ class LeadConvertView(LoginRequiredMixin, View):
         form = ConvertForm(data=request.POST, user=request.user, lead=lead)
         if form.is_valid():
             try:
-                converted = actions.convert_lead(lead=lead, user=request.user, **form.parts())
+                with hooks.check_options(**hooks.options_from_request(request)):
+                    converted = actions.convert_lead(lead=lead, user=request.user, **form.parts())
             except ValidationError as error:
                 form.add_action_errors(validation_error_fields(error))
             except DomainError as error:

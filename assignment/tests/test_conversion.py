@@ -223,3 +223,24 @@ def test_conversion_does_not_query_per_follow_up(org, rep, django_assert_max_num
     with django_assert_max_num_queries(len(baseline.captured_queries)):
         convert_lead(lead=many, user=rep, opportunity_data={})
     assert FollowUp.objects.filter(lead=many, contact__isnull=False).count() == 30
+
+
+def test_conversion_into_a_duplicate_account_asks_for_confirmation(org, api_for):
+    from accounts.models import Account
+    from core.choices import Scope
+    from dedupe.models import DuplicateRule
+    from leads.models import Lead
+
+    rep = org.user("dupconv", org.sh, scope=Scope.OWN)
+    Account.objects.create(name="深圳市华为技术有限公司", owner=rep)
+    DuplicateRule.objects.update_or_create(
+        object_type="account", kind="name", defaults={"is_active": True, "action": "warn", "threshold": 85}
+    )
+    api = api_for(rep)
+    lead = api.post("/leads/", {"company": "华为技术有限公司", "contact_name": "张三"}).json_body
+    body = {"account": {"name": "华为技术有限公司"}, "contact": {"name": "张三"}}
+    r = api.post(f"/leads/{lead['id']}/convert", body)
+    assert r.status_code == 409 and r.json_body["code"] == "possible_duplicate" and r.json_body.get("candidates")
+    assert Lead.objects.get(pk=lead["id"]).converted_at is None
+    r = api.post(f"/leads/{lead['id']}/convert", body, headers={"X-Confirm-Duplicates": "true"})
+    assert r.status_code == 200, r.json_body
