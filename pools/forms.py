@@ -26,7 +26,7 @@ class BootstrapMixin:
 
 class PoolForm(BootstrapMixin, forms.Form):
     name = forms.CharField(label=_("name"), max_length=60)
-    object_type = forms.ChoiceField(label=_("holds"), choices=PoolObjectType.choices)
+    object_type = forms.ChoiceField(label=_("object type"), choices=PoolObjectType.choices)
     description = forms.CharField(label=_("description"), max_length=300, required=False)
     is_active = forms.BooleanField(label=_("active"), required=False, initial=True)
     daily_claim_limit = forms.IntegerField(

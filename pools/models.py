@@ -70,7 +70,7 @@ class PoolQuerySet(models.QuerySet):
 
 class Pool(models.Model):
     name = models.CharField(_("name"), max_length=60, unique=True)
-    object_type = models.CharField(_("holds"), max_length=20, choices=PoolObjectType.choices)
+    object_type = models.CharField(_("object type"), max_length=20, choices=PoolObjectType.choices)
     description = models.CharField(_("description"), max_length=300, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -94,7 +94,7 @@ def test_ticking_facts_on_the_lead_page_qualifies_the_lead(org, rep, lead, web_f
 
     web = web_for(rep)
     page = web.get(f"/leads/{lead.pk}/").content.decode()
-    assert 'data-testid="qualification"' in page and "客户有项目" in page and "Not qualified yet" in page
+    assert 'data-testid="qualification"' in page and "客户有项目" in page and "No level reached yet" in page
     ticks = ["has_project", "credit_good", "reached_user_dept", "reached_decider", "need_real"]
     response = web.post(f"/leads/{lead.pk}/facts/", {"fact": ticks, "version": lead.version})
     assert response.status_code == 302
