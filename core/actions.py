@@ -177,6 +177,7 @@ def restore_record(*, instance, user):
     current.deleted_by = None
     current.version += 1
     current.full_clean(validate_constraints=False)
+    hooks.run_save_checks(current, user=user, options={"restoring": True}, created=False)
     _save(current)
     history.write(instance=current, action=HistoryAction.RESTORE, actor=user)
     return current

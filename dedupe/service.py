@@ -609,6 +609,17 @@ def _changed_inputs(instance) -> set[str]:
 def check_on_save(instance, *, user, options: dict, created: bool) -> None:
     """The save check core/actions.py runs: block → field error (code "duplicate"); warn → error with
     code "possible_duplicate" unless the caller confirmed (options["confirm_duplicates"])."""
+    if options.get("restoring"):
+        from .models import MergeRecord
+
+        merge = MergeRecord.objects.filter(object_type=instance.object_type, loser_id=instance.pk).first()
+        if merge is not None:  # its links now belong to the survivor; bringing it back would leave it hollow
+            raise DomainError(
+                _("This record was merged into “%(survivor)s” and cannot be restored.")
+                % {"survivor": merge.survivor_repr},
+                code="merged_record",
+                status=409,
+            )
     if options.get("skip_duplicate_check"):
         return
     rules = [r for r in rules_for(instance.object_type) if r.enforced]

@@ -335,3 +335,22 @@ def test_a_link_that_cannot_move_stops_the_merge_with_a_clear_error(org, rep, ma
     assert Account.objects.filter(pk=loser.pk).exists()
     contact.refresh_from_db()
     assert contact.account_id == loser.pk
+
+
+@pytest.mark.django_db
+def test_a_merged_record_cannot_be_restored_from_the_recycle_bin(org, web_for):
+    from accounts.models import Account
+    from core import actions as core_actions
+    from core.errors import DomainError
+    from dedupe.actions import merge_records
+
+    survivor = Account.objects.create(name="华为技术有限公司", owner=org.admin)
+    loser = Account.objects.create(name="华为技术", owner=org.admin)
+    merge_records(object_type="account", user=org.admin, survivor_id=survivor.pk, loser_id=loser.pk)
+    loser = Account.all_objects.get(pk=loser.pk)
+    assert loser.deleted_at is not None
+    with pytest.raises(DomainError) as error:
+        core_actions.restore_record(instance=loser, user=org.admin)
+    assert error.value.code == "merged_record"
+    response = web_for(org.admin).post(f"/recycle-bin/account/{loser.pk}/restore/")
+    assert response.status_code == 302 and Account.all_objects.get(pk=loser.pk).deleted_at is not None
