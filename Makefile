@@ -25,8 +25,14 @@ migrate: deps
 demo: migrate
 	$(PY) manage.py demo --if-empty --scale $${SCALE:-2000}
 
+# The web server plus, in the background, one job worker (imports, sweeps) and the scheduler;
+# all three stop together with Ctrl-C.
 run: demo
 	$(PY) manage.py demo_logins
+	@$(PY) manage.py db_worker --queue-name '*' --no-reload >var/worker.log 2>&1 & worker=$$!; \
+	$(PY) manage.py scheduler >var/scheduler.log 2>&1 & scheduler=$$!; \
+	trap 'kill $$worker $$scheduler 2>/dev/null' EXIT INT TERM; \
+	echo "job worker and scheduler running (logs in var/worker.log, var/scheduler.log)"; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: deps
