@@ -137,7 +137,12 @@ class Command(BaseCommand):
                     self.enqueue(entry)
         self.stdout.write(f"Scheduler started: {', '.join(e['name'] for e in entries)}")
         while running:
-            time.sleep(tick)
+            for _second in range(max(1, tick)):  # short naps so a stop signal ends the process at once
+                if not running:
+                    break
+                time.sleep(1)
+            if not running:
+                break
             now = timezone.now()
             if now <= last:  # the clock went back: wait for it to catch up
                 continue
