@@ -18,6 +18,7 @@ from core.choices import Action, HistoryAction, ObjectType
 from core.errors import DomainError, PermissionDeniedError, VersionConflictError
 from core.permissions import can
 from core.regions import regions
+from org.permissions import require_admin
 
 from . import service
 from .choices import OPEN_LEAD_STATUSES, Strategy
@@ -35,18 +36,6 @@ from .models import (
 
 FACT_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_RERUN = 10000
-
-
-def is_settings_admin(user) -> bool:
-    """Superusers and holders of the active role with code "admin" manage rules and criteria."""
-    from org.permissions import is_admin
-
-    return is_admin(user)
-
-
-def require_settings_admin(user) -> None:
-    if not is_settings_admin(user):
-        raise PermissionDeniedError(_("Only administrators may change these settings."))
 
 
 def _check_version(instance, expected_version) -> None:
@@ -149,7 +138,7 @@ def _set_members(through, owner_field: str, instance, members: list) -> None:
 
 @transaction.atomic
 def create_rule(*, user, data: dict, member_ids=()) -> AssignmentRule:
-    require_settings_admin(user)
+    require_admin(user)
     data = dict(data)
     data["conditions"] = _validate_conditions(data.get("conditions"))
     if data.get("order") is None:
@@ -168,7 +157,7 @@ def create_rule(*, user, data: dict, member_ids=()) -> AssignmentRule:
 
 @transaction.atomic
 def update_rule(*, rule: AssignmentRule, user, data: dict, member_ids=None, expected_version=None) -> AssignmentRule:
-    require_settings_admin(user)
+    require_admin(user)
     current = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
     _check_version(current, expected_version)
     old_members = current.ordered_members()
@@ -194,7 +183,7 @@ def update_rule(*, rule: AssignmentRule, user, data: dict, member_ids=None, expe
 
 @transaction.atomic
 def delete_rule(*, rule: AssignmentRule, user) -> None:
-    require_settings_admin(user)
+    require_admin(user)
     history.write(instance=rule, action=HistoryAction.DELETE, actor=user)
     RotationCursor.objects.filter(key=rule.cursor_key).delete()
     rule.delete()
@@ -203,7 +192,7 @@ def delete_rule(*, rule: AssignmentRule, user) -> None:
 @transaction.atomic
 def move_rule(*, rule: AssignmentRule, user, direction: str) -> AssignmentRule:
     """Swap a rule with its neighbour above ("up") or below ("down"); orders are renumbered 10, 20, …"""
-    require_settings_admin(user)
+    require_admin(user)
     if direction not in ("up", "down"):
         raise ValidationError({"direction": [_("Choose up or down.")]})
     rules = list(AssignmentRule.objects.select_for_update().order_by("order", "id"))
@@ -300,7 +289,7 @@ def _save_territory(territory: Territory, members: list, codes: list[str]) -> No
 
 @transaction.atomic
 def create_territory(*, user, data: dict, member_ids=(), codes=()) -> Territory:
-    require_settings_admin(user)
+    require_admin(user)
     territory = Territory(**data)
     members = _users(member_ids, "members")
     codes = _clean_codes(codes)
@@ -314,7 +303,7 @@ def create_territory(*, user, data: dict, member_ids=(), codes=()) -> Territory:
 
 @transaction.atomic
 def update_territory(*, territory: Territory, user, data: dict, member_ids=None, codes=None, expected_version=None):
-    require_settings_admin(user)
+    require_admin(user)
     current = Territory.objects.select_for_update().get(pk=territory.pk)
     _check_version(current, expected_version)
     old_members, old_codes = current.ordered_members(), current.codes()
@@ -334,7 +323,7 @@ def update_territory(*, territory: Territory, user, data: dict, member_ids=None,
 
 @transaction.atomic
 def delete_territory(*, territory: Territory, user) -> None:
-    require_settings_admin(user)
+    require_admin(user)
     history.write(instance=territory, action=HistoryAction.DELETE, actor=user)
     RotationCursor.objects.filter(key=territory.cursor_key).delete()
     territory.delete()
@@ -346,7 +335,7 @@ def delete_territory(*, territory: Territory, user) -> None:
 @transaction.atomic
 def set_lead_limit(*, user, target, max_open_leads: int | None) -> LeadLimit | None:
     """Cap how many open leads the rules give `target`; None removes the cap."""
-    require_settings_admin(user)
+    require_admin(user)
     if target is None:
         raise ValidationError({"user": [_("Select a valid choice. That choice is not one of the available choices.")]})
     if max_open_leads is not None and int(max_open_leads) < 0:
@@ -447,7 +436,7 @@ def _clean_fact(fact: QualificationFact) -> None:
 
 @transaction.atomic
 def create_fact(*, user, data: dict) -> QualificationFact:
-    require_settings_admin(user)
+    require_admin(user)
     fact = QualificationFact(**data)
     if fact.order in (None, 0) and "order" not in data:
         last = QualificationFact.objects.order_by("-order").values_list("order", flat=True).first()
@@ -466,7 +455,7 @@ def create_fact(*, user, data: dict) -> QualificationFact:
 @transaction.atomic
 def update_fact(*, fact: QualificationFact, user, data: dict, expected_version=None) -> QualificationFact:
     """Change a fact; its code cannot change (stored facts and criteria refer to it)."""
-    require_settings_admin(user)
+    require_admin(user)
     current = QualificationFact.objects.select_for_update().get(pk=fact.pk)
     _check_version(current, expected_version)
     if "code" in data and data["code"] != current.code:
@@ -496,7 +485,7 @@ def _fact_used_by(code: str) -> list[str]:
 
 @transaction.atomic
 def delete_fact(*, fact: QualificationFact, user) -> None:
-    require_settings_admin(user)
+    require_admin(user)
     used = _fact_used_by(fact.code)
     if used:
         raise DomainError(
@@ -550,7 +539,7 @@ def _level_labels() -> dict:
 
 @transaction.atomic
 def create_level(*, user, data: dict) -> QualificationLevel:
-    require_settings_admin(user)
+    require_admin(user)
     data = dict(data)
     data["conditions"] = _level_conditions(data.get("conditions"))
     if data.get("order") is None:
@@ -572,7 +561,7 @@ def create_level(*, user, data: dict) -> QualificationLevel:
 
 @transaction.atomic
 def update_level(*, level: QualificationLevel, user, data: dict, expected_version=None) -> QualificationLevel:
-    require_settings_admin(user)
+    require_admin(user)
     current = QualificationLevel.objects.select_for_update().get(pk=level.pk)
     _check_version(current, expected_version)
     before = _level_snapshot(current)
@@ -594,6 +583,6 @@ def update_level(*, level: QualificationLevel, user, data: dict, expected_versio
 
 @transaction.atomic
 def delete_level(*, level: QualificationLevel, user) -> None:
-    require_settings_admin(user)
+    require_admin(user)
     history.write(instance=level, action=HistoryAction.DELETE, actor=user)
     level.delete()

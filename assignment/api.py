@@ -17,6 +17,7 @@ from core import hooks
 from core.api import ErrorOut, etag_for, expected_version
 from core.choices import Action
 from core.errors import DomainError, NotFoundError, validation_error_fields
+from org.permissions import require_admin
 
 from . import actions
 from .models import AssignmentRule, LeadLimit, QualificationFact, QualificationLevel, Territory
@@ -39,7 +40,7 @@ def _get(model, pk):
 
 
 def _admin(request) -> None:
-    actions.require_settings_admin(request.user)
+    require_admin(request.user)
 
 
 def _lookup(model, pk, field: str):

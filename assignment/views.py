@@ -18,6 +18,7 @@ from core.errors import DomainError, validation_error_fields
 from core.models import ChangeLog
 from core.regions import regions
 from core.views import apply_errors
+from org.permissions import is_admin
 
 from . import actions
 from .choices import Strategy
@@ -47,7 +48,7 @@ def settings_admin_required(view):
     @login_required
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not actions.is_settings_admin(request.user):
+        if not is_admin(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

@@ -109,12 +109,9 @@ def submit_form(
 @transaction.atomic
 def save_form(*, user, data: dict, form: WebForm | None = None) -> WebForm:
     """Create or change a web form (admins only)."""
-    from org.permissions import is_admin
+    from org.permissions import require_admin
 
-    if not is_admin(user):
-        from core.errors import PermissionDeniedError
-
-        raise PermissionDeniedError()
+    require_admin(user)
     form = form or WebForm(created_by=user)
     for key, value in data.items():
         setattr(form, key, value)

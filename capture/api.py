@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from ninja import Field, Router, Schema, Status
 
 from core.api import ErrorOut
-from core.errors import NotFoundError, PermissionDeniedError
-from org.permissions import is_admin
+from core.errors import NotFoundError
+from org.permissions import require_admin
 
 from . import actions
 from .models import WebForm
@@ -52,8 +52,7 @@ class WebFormIn(Schema):
 
 
 def _admin(request):
-    if not is_admin(request.user):
-        raise PermissionDeniedError()
+    require_admin(request.user)
 
 
 def _save(request, payload: WebFormIn, form=None):

@@ -21,7 +21,7 @@ from core.errors import DomainError, PermissionDeniedError
 from core.models import ChangeLog, RecordShare, TideModel
 from core.notify import notify
 from core.permissions import can
-from org.permissions import is_admin
+from org.permissions import is_admin, require_admin
 
 from .choices import DEDUPE_OBJECTS, DEFAULT_RULES, RULE_TARGET, MergePick, RuleAction
 from .models import DuplicateRule, MergeRecord
@@ -38,11 +38,6 @@ class _HistorySubject:
 
     def __str__(self):
         return self._text
-
-
-def require_admin(user) -> None:
-    if not is_admin(user):
-        raise PermissionDeniedError(_("Only administrators may change the duplicate rules."))
 
 
 # --- rules ------------------------------------------------------------------------------------------------
