@@ -55,14 +55,6 @@ def _validate_conditions(raw, *, field: str = "conditions") -> dict:
         raise ValidationError({field: list(error.messages)}) from None
 
 
-def _changes(before: dict, after: dict, labels: dict) -> list[dict]:
-    return [
-        {"field": k, "label": str(labels[k]), "old": before.get(k, ""), "new": after.get(k, "")}
-        for k in labels
-        if before.get(k, "") != after.get(k, "")
-    ]
-
-
 def _users(ids, field: str) -> list:
     """Active users in the order given, duplicates dropped; a field error names the first bad one."""
     from org.models import User
@@ -150,7 +142,7 @@ def create_rule(*, user, data: dict, member_ids=()) -> AssignmentRule:
     rule.save()
     _set_members(RuleMember, "rule", rule, members)
     after = _rule_snapshot(rule, members)
-    changes = _changes({}, after, _rule_labels())
+    changes = history.changes_between({}, after, _rule_labels())
     history.write(instance=rule, action=HistoryAction.CREATE, actor=user, changes=changes)
     return rule
 
@@ -175,7 +167,7 @@ def update_rule(*, rule: AssignmentRule, user, data: dict, member_ids=None, expe
     current.save()
     if [u.pk for u in members] != [u.pk for u in old_members]:
         _set_members(RuleMember, "rule", current, members)
-    changes = _changes(before, _rule_snapshot(current, members), _rule_labels())
+    changes = history.changes_between(before, _rule_snapshot(current, members), _rule_labels())
     if changes:
         history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes)
     return current
@@ -296,7 +288,10 @@ def create_territory(*, user, data: dict, member_ids=(), codes=()) -> Territory:
     _save_territory(territory, members, codes)
     after = _territory_snapshot(territory, members, codes)
     history.write(
-        instance=territory, action=HistoryAction.CREATE, actor=user, changes=_changes({}, after, _territory_labels())
+        instance=territory,
+        action=HistoryAction.CREATE,
+        actor=user,
+        changes=history.changes_between({}, after, _territory_labels()),
     )
     return territory
 
@@ -315,7 +310,7 @@ def update_territory(*, territory: Territory, user, data: dict, member_ids=None,
     current.version += 1
     current.updated_at = timezone.now()
     _save_territory(current, members, codes)
-    changes = _changes(before, _territory_snapshot(current, members, codes), _territory_labels())
+    changes = history.changes_between(before, _territory_snapshot(current, members, codes), _territory_labels())
     if changes:
         history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes)
     return current
@@ -447,7 +442,7 @@ def create_fact(*, user, data: dict) -> QualificationFact:
         instance=fact,
         action=HistoryAction.CREATE,
         actor=user,
-        changes=_changes({}, _fact_snapshot(fact), _fact_labels()),
+        changes=history.changes_between({}, _fact_snapshot(fact), _fact_labels()),
     )
     return fact
 
@@ -466,7 +461,7 @@ def update_fact(*, fact: QualificationFact, user, data: dict, expected_version=N
     _clean_fact(current)
     current.version += 1
     current.save()
-    changes = _changes(before, _fact_snapshot(current), _fact_labels())
+    changes = history.changes_between(before, _fact_snapshot(current), _fact_labels())
     if changes:
         history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes)
     return current
@@ -554,7 +549,7 @@ def create_level(*, user, data: dict) -> QualificationLevel:
         instance=level,
         action=HistoryAction.CREATE,
         actor=user,
-        changes=_changes({}, _level_snapshot(level), _level_labels()),
+        changes=history.changes_between({}, _level_snapshot(level), _level_labels()),
     )
     return level
 
@@ -575,7 +570,7 @@ def update_level(*, level: QualificationLevel, user, data: dict, expected_versio
     current.full_clean()
     current.version += 1
     current.save()
-    changes = _changes(before, _level_snapshot(current), _level_labels())
+    changes = history.changes_between(before, _level_snapshot(current), _level_labels())
     if changes:
         history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes)
     return current

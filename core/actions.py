@@ -102,12 +102,7 @@ def create_record(*, model, user, data: dict, after_save: Callable | None = None
     hooks.run_save_checks(instance, user=user, options=options, created=True)  # e.g. the duplicate check
     _save(instance)
     extra_changes = after_save(instance) if after_save else []
-    after = history.snapshot(instance)
-    changes = [
-        {"field": k, "label": str(instance._meta.get_field(k).verbose_name), "old": "", "new": v}
-        for k, v in after.items()
-        if v
-    ]
+    changes = history.diff(instance, {}, history.snapshot(instance))
     history.write(
         instance=instance, action=HistoryAction.CREATE, actor=user, changes=changes + list(extra_changes or [])
     )

@@ -34,13 +34,21 @@ def snapshot(instance) -> dict[str, str]:
     return {name: display_value(instance, name) for name in instance.history_fields}
 
 
+def changes_between(before: dict[str, str], after: dict[str, str], labels: dict) -> list[dict]:
+    """History changes for the fields in `labels` whose shown value differs; `before={}` for a create."""
+    return [
+        {"field": name, "label": str(label), "old": before.get(name, ""), "new": after.get(name, "")}
+        for name, label in labels.items()
+        if before.get(name, "") != after.get(name, "")
+    ]
+
+
+def field_labels(instance) -> dict:
+    return {name: instance._meta.get_field(name).verbose_name for name in instance.history_fields}
+
+
 def diff(instance, before: dict[str, str], after: dict[str, str]) -> list[dict]:
-    changes = []
-    for name in instance.history_fields:
-        if before.get(name, "") != after.get(name, ""):
-            label = str(instance._meta.get_field(name).verbose_name)
-            changes.append({"field": name, "label": label, "old": before.get(name, ""), "new": after.get(name, "")})
-    return changes
+    return changes_between(before, after, field_labels(instance))
 
 
 def write(*, instance, action: str, actor, changes=(), note: str = "") -> ChangeLog:

@@ -93,11 +93,7 @@ def create_user(*, user, data: dict, roles=None, password: str | None = None) ->
         instance=new,
         action=HistoryAction.CREATE,
         actor=user,
-        changes=[
-            {"field": k, "label": str(User._meta.get_field(k).verbose_name), "old": "", "new": v}
-            for k, v in history.snapshot(new).items()
-            if v
-        ],
+        changes=history.diff(new, {}, history.snapshot(new)),
     )
     return new
 
