@@ -275,3 +275,32 @@ def team_of(instance):
     return RecordShare.objects.filter(object_type=instance.object_type, object_id=instance.pk).select_related(
         "user", "user__department"
     )
+
+
+def issue_api_token(*, user, name: str) -> tuple:
+    """A new bearer token for `user`; the raw secret is returned once and only its hash is kept."""
+    from .models import ApiToken
+
+    name = (name or "").strip()[:80]
+    if not name:
+        raise ValidationError({"name": [_("Give the token a name, e.g. the system that will use it.")]})
+    if not user.is_active:
+        raise ValidationError({"user": [_("%(user)s has left the company and cannot own records.") % {"user": user}]})
+    return ApiToken.issue(user=user, name=name)
+
+
+def revoke_api_token(*, user, token_id) -> int:
+    """Revoke one of the user's own tokens; anything using it stops working at once."""
+    from .models import ApiToken
+
+    return ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def mark_notifications_read(*, user, ids=None) -> int:
+    """Mark the user's unread notifications (or only `ids`) as read."""
+    from .models import Notification
+
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())

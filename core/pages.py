@@ -98,15 +98,16 @@ def restore(request, object_type, pk):
 def api_tokens(request):
     new_token = None
     if request.method == "POST":
-        if request.POST.get("revoke"):
-            ApiToken.objects.filter(pk=request.POST["revoke"], user=request.user).update(revoked_at=timezone.now())
+        if request.POST.get("revoke", "").isdigit():
+            core_actions.revoke_api_token(user=request.user, token_id=int(request.POST["revoke"]))
             messages.success(request, _("Token revoked."))
             return redirect("core:api_tokens")
-        name = (request.POST.get("name") or "").strip()[:80]
-        if not name:
-            messages.error(request, _("Give the token a name, e.g. the system that will use it."))
-        else:
-            _token, new_token = ApiToken.issue(user=request.user, name=name)
+        try:
+            _token, new_token = core_actions.issue_api_token(user=request.user, name=request.POST.get("name", ""))
+        except ValidationError as error:
+            for msgs in validation_error_fields(error).values():
+                for m in msgs:
+                    messages.error(request, m)
     tokens = ApiToken.objects.filter(user=request.user)
     return render(request, "core/api_tokens.html", {"tokens": tokens, "new_token": new_token})
 
@@ -155,10 +156,10 @@ def notifications(request):
     """The user's inbox; opening it marks what it shows as read (POST `read_all` for the rest)."""
     inbox = Notification.objects.filter(user=request.user)
     if request.method == "POST":
-        inbox.filter(read_at__isnull=True).update(read_at=timezone.now())
+        core_actions.mark_notifications_read(user=request.user)
         return redirect("core:notifications")
     rows = list(inbox[:100])
     unread = [n.pk for n in rows if n.read_at is None]
     if unread:
-        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+        core_actions.mark_notifications_read(user=request.user, ids=unread)
     return render(request, "core/notifications.html", {"rows": rows, "unread": set(unread)})

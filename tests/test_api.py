@@ -296,3 +296,18 @@ def test_unknown_related_ids_are_field_errors_not_500s(org, rep, api_for, field)
     }
     r = api.post("/opportunities/", body)
     assert r.status_code == 422 and field in r.json_body["errors"], r.json_body
+
+
+def test_tokens_are_created_shown_once_and_revoked_from_the_page(org, rep, web_for):
+    from django.test import Client
+
+    from core.models import ApiToken
+
+    web = web_for(rep)
+    assert "Give the token a name" in web.post("/me/tokens/", {"name": "  "}, follow=True).content.decode()
+    page = web.post("/me/tokens/", {"name": "ERP"}).content.decode()
+    raw = page.split('data-testid="new-token">')[1].split("<")[0]
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/leads/").status_code == 200
+    assert raw not in web.get("/me/tokens/").content.decode()
+    web.post("/me/tokens/", {"revoke": ApiToken.objects.get(user=rep).pk})
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/leads/").status_code == 401

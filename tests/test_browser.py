@@ -51,6 +51,7 @@ def _defaults(transactional_db):
 
     seed_defaults()
 
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.models import ApiToken
+from core.actions import issue_api_token
 from org.models import User
 
 
@@ -17,5 +17,5 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}.")
         if not user.is_active:
             raise CommandError(f"{username!r} is deactivated.")
-        _token, raw = ApiToken.issue(user=user, name=name)
+        _token, raw = issue_api_token(user=user, name=name)
         self.stdout.write(raw)
