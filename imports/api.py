@@ -7,7 +7,9 @@ from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from core.api import ErrorOut, ListParams, list_page
+from core.choices import Action
 from core.errors import NotFoundError
+from leads.models import Lead
 
 from . import actions
 from .choices import RowOutcome
@@ -158,4 +160,10 @@ def rows(request, job_id: int, params: Query[ListParams], filters: Query[RowFilt
         if filters.outcome not in RowOutcome.values:
             raise ValidationError({"outcome": ["Select a valid choice."]})
         qs = qs.filter(outcome=filters.outcome)
-    return list_page(qs, params, {"row_number": "row_number"}, default="row_number")
+    page = list_page(qs, params, {"row_number": "row_number"}, default="row_number")
+    ids = {r.record_id for r in page["results"] if r.record_id}
+    visible = set(Lead.objects.visible_to(request.user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True))
+    for row in page["results"]:
+        if row.record_id not in visible:  # matched someone else's lead: the reason says whose, not which
+            row.record_id = None
+    return page

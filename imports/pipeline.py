@@ -280,6 +280,19 @@ def match_by_rules(rows: list[RowResult]) -> dict[int, tuple[str, int]]:
     return found
 
 
+def describe_match(object_type: str, pk: int, user) -> str:
+    """What the importer may learn about the record a row matched: its name when he can see it,
+    otherwise only who owns it (the duplicate check's own wording)."""
+    from dedupe.service import describe_hidden, model_for
+
+    model = model_for(object_type)
+    record = model.objects.visible_to(user, Action.VIEW).filter(pk=pk).first()
+    if record is not None:
+        return _("Already exists: %(type)s “%(name)s”.") % {"type": model._meta.verbose_name, "name": record}
+    hidden = model.all_objects.select_related("owner__department").filter(pk=pk).first()
+    return describe_hidden(hidden) if hidden is not None else _("Already exists.")
+
+
 # --- the batch -----------------------------------------------------------------------------------
 
 
@@ -337,9 +350,9 @@ def process_batch(job: ImportJob, start: int, cells_by_number: list[tuple[int, l
                 matched = matches.get(row.row_number)
                 if row.row_number in elsewhere:  # an account, a contact or a lead found by the admin's rules
                     object_type, matched = elsewhere[row.row_number]
-                    row.reasons = {"__all__": [_("Matches %(type)s #%(id)d.") % {"type": object_type, "id": matched}]}
-                    if object_type != ObjectType.LEAD:
-                        row.outcome, row.record_id = RowOutcome.SKIPPED, matched
+                    row.reasons = {"__all__": [describe_match(object_type, matched, job.created_by)]}
+                    if object_type != ObjectType.LEAD:  # rows are leads: keep only the description
+                        row.outcome = RowOutcome.SKIPPED
                         continue
                 if matched is None:
                     to_create.append(row)

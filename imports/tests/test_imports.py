@@ -241,5 +241,20 @@ def test_duplicate_rules_an_admin_enforced_apply_to_imports(org, rep):
     job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
     assert (job.created_count, job.skipped_count) == (1, 1)
     skipped = ImportRow.objects.get(job=job, row_number=1)
-    assert skipped.outcome == "skipped" and skipped.record_id == account.pk
+    assert skipped.outcome == "skipped" and skipped.record_id is None  # rows are leads; the account is named
+    assert account.name in skipped.reasons["__all__"][0]
     assert not Lead.objects.filter(company="深圳市华为技术有限公司").exists()
+
+
+def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, rep, api_for):
+    from leads.models import Lead
+
+    other = org.user("southrep", org.south, scope=Scope.OWN)
+    hidden = Lead.objects.create(company="别人的线索", phone="+8613912345678", owner=other)
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    assert job.skipped_count == 1
+    stored = ImportRow.objects.get(job=job, row_number=2)
+    assert stored.record_id == hidden.pk  # kept internally so a re-import can point at it
+    rows = api_for(rep).get(f"/imports/{job.pk}/rows", {"outcome": "skipped"}).json_body["results"]
+    assert [r["record_id"] for r in rows] == [None]
+    assert "别人的线索" not in str(rows)
