@@ -14,7 +14,7 @@ import contextlib
 from django.db import models
 from django.db.models import Q
 
-from .choices import Action, ObjectType, Scope, ShareAccess
+from .choices import Action, Scope, ShareAccess
 
 
 class Grants:
@@ -43,12 +43,6 @@ class Grants:
 
     def can(self, object_type: str, action: str) -> bool:
         return self.scope(object_type, action) is not None
-
-    def as_dict(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for (object_type, action), scope in self._scopes.items():
-            out.setdefault(object_type, {})[action] = scope
-        return out
 
 
 def grants_for(user) -> Grants:
@@ -156,11 +150,3 @@ class VisibleQuerySet(models.QuerySet):
 
 
 NOTHING = Q(pk__in=[])
-
-OWNED_TYPES = (
-    ObjectType.ACCOUNT,
-    ObjectType.CONTACT,
-    ObjectType.LEAD,
-    ObjectType.OPPORTUNITY,
-    ObjectType.FOLLOWUP,
-)

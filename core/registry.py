@@ -1,14 +1,6 @@
-"""Which model and which pages belong to each object type."""
+"""Which model belongs to each owned object type."""
 
 from .choices import ObjectType
-
-URL_NAMESPACES = {
-    ObjectType.ACCOUNT: "accounts",
-    ObjectType.CONTACT: "contacts",
-    ObjectType.LEAD: "leads",
-    ObjectType.OPPORTUNITY: "opportunities",
-    ObjectType.FOLLOWUP: "followups",
-}
 
 
 def owned_models() -> dict:

@@ -67,11 +67,3 @@ def validate_cn_phone(value: str) -> None:
         raise ValidationError(
             _("Enter a valid phone number, such as 13800138000 or 010-12345678."), code="invalid_phone"
         )
-
-
-def phone_digits(value: str) -> str:
-    """National significant digits, the form people type when they search (13800138000)."""
-    number = parse_cn_phone(value) if value else None
-    if number is None:
-        return "".join(c for c in value or "" if c.isdigit())
-    return str(number.national_number)
