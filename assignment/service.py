@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core import history
 from core.choices import Action, HistoryAction, ObjectType, ShareAccess
-from core.conditions import evaluate
+from core.conditions import predicate
 from core.models import ChangeLog, RecordShare
 from core.notify import notify
 from core.permissions import user_is_usable
@@ -90,6 +90,8 @@ class _Planner:
         self.dirty: set[str] = set()
         self._territory_by_code: dict[str, Territory] | None = None
         self._teams: dict[int, list] = {}
+        self._members: dict[int, list] = {}
+        self.tests = [(rule, predicate(rule.conditions or {"all": []}, ObjectType.LEAD)) for rule in rules]
 
     # --- territories --------------------------------------------------------------------
 
@@ -123,6 +125,12 @@ class _Planner:
             self._teams[territory.pk] = team
         return self._teams[territory.pk]
 
+    def members(self, rule: AssignmentRule) -> list:
+        """The rule's users in their fixed order, read once per batch."""
+        if rule.pk not in self._members:
+            self._members[rule.pk] = rule.ordered_members()
+        return self._members[rule.pk]
+
     # --- planning -----------------------------------------------------------------------
 
     def candidates(self) -> tuple[dict[int, list[AssignmentRule]], set[str], set[int]]:
@@ -130,19 +138,25 @@ class _Planner:
         matches: dict[int, list[AssignmentRule]] = {}
         keys: set[str] = set()
         users: set[int] = set()
+        seen_rules: set[int] = set()
+        seen_territories: set[int] = set()
         for index, lead in enumerate(self.leads):
-            found = [rule for rule in self.rules if evaluate(rule.conditions or {"all": []}, lead, ObjectType.LEAD)]
+            found = [rule for rule, holds in self.tests if holds(lead)]
             matches[index] = found
             for rule in found:
                 if rule.strategy == Strategy.TERRITORY:
                     territory = self.territory_for(lead)
-                    if territory is not None:
+                    if territory is not None and territory.pk not in seen_territories:
+                        seen_territories.add(territory.pk)
                         keys.add(territory.cursor_key)
                         users.update(u.pk for u in self.team_of(territory))
                     continue
+                if rule.pk in seen_rules:
+                    continue
+                seen_rules.add(rule.pk)
                 if rule.strategy in (Strategy.ROUND_ROBIN, Strategy.LEAST_LOADED):
                     keys.add(rule.cursor_key)
-                users.update(u.pk for u in rule.ordered_members())
+                users.update(u.pk for u in self.members(rule))
         return matches, keys, users
 
     def lock_cursors(self, keys: set[str]) -> None:
@@ -224,11 +238,11 @@ class _Planner:
                 else:
                     owner = self.rotate(territory.cursor_key, team, cap)
             elif rule.strategy == Strategy.ROUND_ROBIN:
-                owner = self.rotate(rule.cursor_key, rule.ordered_members(), cap)
+                owner = self.rotate(rule.cursor_key, self.members(rule), cap)
             elif rule.strategy == Strategy.LEAST_LOADED:
-                owner = self.least_loaded(rule.ordered_members(), cap)
+                owner = self.least_loaded(self.members(rule), cap)
             else:  # named user(s): the first available in the list
-                owner = next((u for u in rule.ordered_members() if self.available(u, cap)), None)
+                owner = next((u for u in self.members(rule) if self.available(u, cap)), None)
             if owner is None:
                 continue
             decision.owner = owner

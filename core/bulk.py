@@ -29,11 +29,23 @@ def _adapter(field: models.Field) -> Callable:
         if connection.vendor == "postgresql":
             return lambda v: field.get_db_prep_save(v, connection)
         return lambda v: json.dumps(v, ensure_ascii=False)
-    return lambda v: v
+    return _same
 
 
-def insert_rows(model, columns: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
-    """Insert `rows` (tuples in the order of `columns`, field names or attnames) and return their ids."""
+def _same(value):
+    return value
+
+
+def adapt_value(model, column: str, value):
+    """One value as the database takes it, for callers that pass it `ready` to insert_rows (a batch's
+    timestamp adapted once instead of once per row)."""
+    return _adapter(model._meta.get_field(column))(value)
+
+
+def insert_rows(model, columns: Sequence[str], rows: Sequence[Sequence], *, ready: bool = False) -> list[int]:
+    """Insert `rows` (tuples in the order of `columns`, field names or attnames) and return their ids.
+
+    `ready`: the values are already what the database takes (see adapt_value); nothing is converted."""
     if not rows:
         return []
     if not transaction.get_connection().in_atomic_block:
@@ -43,7 +55,10 @@ def insert_rows(model, columns: Sequence[str], rows: Sequence[Sequence]) -> list
     adapters = [_adapter(f) for f in fields]
     quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(meta.db_table)
-    prepared = [tuple(adapt(value) for adapt, value in zip(adapters, row, strict=True)) for row in rows]
+    if ready or all(a is _same for a in adapters):
+        prepared = rows
+    else:
+        prepared = [tuple(adapt(value) for adapt, value in zip(adapters, row, strict=True)) for row in rows]
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -310,6 +310,32 @@ def evaluate(conditions: dict, record, object_type: str) -> bool:
     return _compare(spec, conditions["op"], _get(record, spec), conditions.get("value"))
 
 
+def predicate(conditions: dict, object_type: str):
+    """`evaluate` compiled once for a stored set, for checking many records (an import's rows): field
+    specs are looked up and list values turned into sets up front. Same answers as `evaluate`."""
+    _load_default_fields()
+    for key, combine in (("all", all), ("any", any)):
+        if key in conditions:
+            parts = [predicate(c, object_type) for c in conditions[key]]
+            return lambda record: combine(part(record) for part in parts)
+    if "not" in conditions:
+        inner = predicate(conditions["not"], object_type)
+        return lambda record: not inner(record)
+    spec = registry.spec(object_type, conditions["field"])
+    if spec is None:
+        return lambda record: False
+    op, expected = conditions["op"], conditions.get("value")
+    if spec.kind in ("choice", "text") and op in ("in", "not_in"):
+        wanted, negate = frozenset(expected), op == "not_in"
+
+        def member(record):
+            actual = _get(record, spec)
+            return (("" if actual is None else str(actual)) in wanted) != negate
+
+        return member
+    return lambda record: _compare(spec, op, _get(record, spec), expected)
+
+
 def explain(conditions: dict, record, object_type: str) -> dict:
     """The tree with `holds` on every node, so a page can show which criteria a record meets."""
     _load_default_fields()

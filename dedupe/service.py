@@ -673,6 +673,27 @@ def refresh_name_keys(object_type: str, pk: int, name: Name) -> None:
     )
 
 
+def write_name_keys(object_type: str, rows: list[tuple[int, str]], *, replace_ids=()) -> int:
+    """NameKey rows for (pk, name) pairs in bulk; the keys of `replace_ids` are dropped first, so a
+    repeated run leaves one set. Returns how many keys were written."""
+    from core.bulk import insert_rows
+
+    from .models import NameKey
+
+    ids = list(replace_ids)
+    for start in range(0, len(ids), 5000):
+        NameKey.objects.filter(object_type=object_type, object_id__in=ids[start : start + 5000]).delete()
+    memo: dict[str, set[str]] = {}
+    keys = []
+    for pk, text in rows:
+        found = memo.get(text)
+        if found is None:
+            found = memo[text] = name_keys(normalize_name.__wrapped__(text or ""))
+        keys.extend((str(object_type), pk, key) for key in sorted(found))
+    insert_rows(NameKey, ("object_type", "object_id", "key"), keys, ready=True)
+    return len(keys)
+
+
 def backfill_keys(
     *,
     object_types=(ObjectType.ACCOUNT, ObjectType.LEAD),

@@ -94,18 +94,17 @@ def preview(job: ImportJob, limit: int = 20) -> list[dict]:
     from pathlib import Path
 
     from .parsing import iter_rows
-    from .pipeline import RowNormaliser
+    from .pipeline import explain_row
 
-    normalise = RowNormaliser(job)
+    explain = explain_row(job)
     rows = iter_rows(Path(job.file.path), job.kind)
     next(rows, None)
     out = []
     for number, cells in enumerate(rows, start=1):
         if not any(cells):
             continue
-        result = normalise(number, cells)
-        data = {k: (str(v) if v is not None else "") for k, v in result.data.items()}
-        out.append({"row": number, "cells": cells, "data": data, "reasons": result.reasons})
+        data, reasons = explain(number, cells)
+        out.append({"row": number, "cells": cells, "data": data, "reasons": reasons})
         if len(out) >= limit:
             break
     return out

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +45,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Search tokens and abbreviation keys of the created records are built after the rows are in (derived
+    # data, like any search engine's index); True once every created record of the job is searchable.
+    indexed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -67,20 +69,28 @@ class ImportJob(models.Model):
 
 
 class ImportRow(models.Model):
-    """One row's fate. Rows that created a record keep a fingerprint, so the same row is never imported twice."""
+    """One row's fate: created, merged, skipped (with the record it matched) or rejected (with reasons).
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    Kept lean because an import writes one per row: no fingerprint here (see ImportFingerprint) and
+    only the (job, row) key, which rows of a job are read by."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows", db_index=False)
     row_number = models.PositiveIntegerField()  # 1-based, header excluded
     outcome = models.CharField(max_length=10, choices=RowOutcome.choices)
     record_id = models.BigIntegerField(null=True, blank=True)  # created or matched record
-    fingerprint = models.CharField(max_length=32, blank=True)
     reasons = models.JSONField(default=dict, blank=True)  # field -> [messages] for rejected rows
     values = models.JSONField(default=list, blank=True)  # the original cells of rejected rows, for the fix-up file
 
     class Meta:
         ordering = ["job", "row_number"]
         constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="importrow_unique_row")]
-        indexes = [
-            models.Index(fields=["fingerprint"], name="importrow_created_fp_idx", condition=Q(outcome="created")),
-            models.Index(fields=["job", "outcome"], name="importrow_job_outcome_idx"),
-        ]
+
+
+class ImportFingerprint(models.Model):
+    """A 64-bit hash of every imported row that created a record, as the primary key itself, so a
+    re-imported row is recognised with one index probe and costs one B-tree entry to remember."""
+
+    id = models.BigIntegerField(primary_key=True)
+    object_type = models.CharField(max_length=20, default="lead")
+    record_id = models.BigIntegerField()
+    job = models.ForeignKey(ImportJob, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)

@@ -8,8 +8,8 @@ committed batch ended. Every row ends in exactly one outcome: created, merged, s
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import islice
@@ -20,31 +20,21 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.bulk import insert_instances
+from core.bulk import insert_rows
 from core.choices import Action, HistoryAction, ObjectType
 from core.models import ChangeLog
 from core.permissions import can, owner_assignable
 from core.validators import normalize_phone, parse_cn_phone
+from leads.choices import LeadStatus
 
 from .choices import JobStatus, OnDuplicate, RowOutcome
-from .models import ImportJob, ImportRow
+from .models import ImportFingerprint, ImportJob, ImportRow
 from .parsing import iter_rows
 
 BATCH_SIZE = 2000
 _MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STRIP = re.compile(r"[\s\-()（）]")
-
-
-@dataclass
-class RowResult:
-    row_number: int
-    outcome: str = ""
-    data: dict = field(default_factory=dict)
-    reasons: dict = field(default_factory=dict)
-    values: list = field(default_factory=list)
-    fingerprint: str = ""
-    record_id: int | None = None
 
 
 # --- value normalisation -------------------------------------------------------------------------
@@ -154,112 +144,186 @@ def _choice(kind: str, raw: str) -> str | None:
     return _choice_index()[kind].get(raw.strip().lower())
 
 
+# Lead columns a row fills, in the order RowNormaliser hands them over.
+LEAD_FIELDS = (
+    "company",
+    "contact_name",
+    "title",
+    "phone",
+    "email",
+    "industry",
+    "province_code",
+    "city_code",
+    "district_code",
+    "address",
+    "source",
+    "campaign",
+    "notes",
+    "score",
+    "match_name",
+    "match_head",
+)
+_PHONE, _EMAIL_AT = LEAD_FIELDS.index("phone"), LEAD_FIELDS.index("email")
+
+
+def fingerprint_of(company: str, contact_name: str, phone: str, email: str) -> int:
+    """The row's identity for re-imports: the first 64 bits of a SHA-256, as a signed integer key."""
+    key = "\x1f".join([company, contact_name, phone, email]).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big", signed=True)
+
+
 class RowNormaliser:
-    """Turns one row of cells into lead field values, or field-level reasons why it cannot be imported."""
+    """Turns one row of cells into lead field values, or field-level reasons why it cannot be imported.
 
-    def __init__(self, job: ImportJob):
-        self.job = job
-        self.columns = {target: int(index) for index, target in job.mapping.items() if target}
-        self.owners: dict[str, object] = {}
-        self.importer = job.created_by
+    Pure computation, no database: it may run in a helper process while the database takes the
+    previous batch. Its results are plain tuples (cheap to pass between processes):
+    valid rows `(number, values in LEAD_FIELDS order, fingerprint, owner as written)`,
+    rejected rows `(number, None, reasons, cells)`."""
 
-    def owner(self, raw: str):
-        if raw not in self.owners:
-            from django.db.models import Q
+    def __init__(self, mapping: dict, default_source: str):
+        self.columns = [(target, int(index)) for index, target in mapping.items() if target]
+        self.default_source = default_source
+        self.names: dict[str, tuple[str, str]] = {}
 
-            from org.models import User
+    def match_keys(self, company: str) -> tuple[str, str]:
+        keys = self.names.get(company)
+        if keys is None:
+            from dedupe.normalize import normalize_name
 
-            user = User.objects.filter(Q(username=raw) | Q(employee_no=raw) | Q(name=raw), is_active=True).first()
-            ok = user is not None and owner_assignable(self.importer, ObjectType.LEAD, Action.CREATE, user)
-            self.owners[raw] = user if ok else None
-        return self.owners[raw]
+            name = normalize_name.__wrapped__(company)  # uncached: most imported names are new
+            keys = (name.core[:200], name.head)
+            if len(self.names) > 100_000:
+                self.names.clear()
+            self.names[company] = keys
+        return keys
 
-    def __call__(self, number: int, cells: list[str]) -> RowResult:
-        result = RowResult(row_number=number, values=cells)
-        get = {t: (cells[i].strip() if i < len(cells) else "") for t, i in self.columns.items()}
+    def __call__(self, number: int, cells: list[str]) -> tuple:
+        width = len(cells)
+        get = {t: (cells[i].strip() if i < width else "") for t, i in self.columns}
         errors: dict[str, list[str]] = {}
-        data = {
-            "company": get.get("company", "")[:200],
-            "contact_name": get.get("contact_name", "")[:60],
-            "title": get.get("title", "")[:60],
-            "address": get.get("address", "")[:300],
-            "campaign": get.get("campaign", "")[:100],
-            "notes": get.get("notes", ""),
-            "source": self.job.default_source,
-        }
-        if not data["company"]:
+        company = get.get("company", "")[:200]
+        if not company:
             errors["company"] = [_("The company name is required.")]
         phone = get.get("phone", "")
         if phone:
-            data["phone"], ok = fast_phone(phone)
+            raw_phone = phone
+            phone, ok = fast_phone(phone)
             if not ok:
-                errors["phone"] = [_("“%(v)s” is not a valid phone number.") % {"v": phone}]
+                errors["phone"] = [_("“%(v)s” is not a valid phone number.") % {"v": raw_phone}]
         email = get.get("email", "").lower()
-        if email:
-            if _EMAIL.match(email) and len(email) <= 254:
-                data["email"] = email
-            else:
-                errors["email"] = [_("“%(v)s” is not a valid email address.") % {"v": email}]
-        for kind in ("industry", "source"):
+        if email and not (_EMAIL.match(email) and len(email) <= 254):
+            errors["email"] = [_("“%(v)s” is not a valid email address.") % {"v": email}]
+        choices = {"industry": "", "source": self.default_source}
+        for kind in choices:
             raw = get.get(kind, "")
             if raw:
                 value = _choice(kind, raw)
                 if value is None:
                     errors[kind] = [_("“%(v)s” is not a known value.") % {"v": raw}]
                 else:
-                    data[kind] = value
+                    choices[kind] = value
+        score = 0
         if get.get("score"):
             try:
-                data["score"] = int(Decimal(get["score"]))
+                score = int(Decimal(get["score"]))
             except (InvalidOperation, ValueError):
                 errors["score"] = [_("Enter a whole number.")]
-        region, region_errors = resolve_region(get.get("province", ""), get.get("city", ""), get.get("district", ""))
-        data.update(region)
-        errors.update(region_errors)
-        if get.get("owner"):
-            owner = self.owner(get["owner"])
-            if owner is None:
-                errors["owner"] = [_("“%(v)s” is not an active user you may assign leads to.") % {"v": get["owner"]}]
-            else:
-                data["owner"] = owner
+        province, city, district = get.get("province", ""), get.get("city", ""), get.get("district", "")
+        region = {"province_code": "", "city_code": "", "district_code": ""}
+        if province or city or district:
+            region, region_errors = resolve_region(province, city, district)
+            errors.update(region_errors)
         if errors:
-            result.outcome = RowOutcome.REJECTED
-            result.reasons = errors
-            return result
-        result.data = data
-        key = "\x1f".join([data["company"], data["contact_name"], data.get("phone", ""), data.get("email", "")])
-        result.fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return result
+            return (number, None, errors, cells)
+        contact_name = get.get("contact_name", "")[:60]
+        match_name, match_head = self.match_keys(company)
+        values = (
+            company,
+            contact_name,
+            get.get("title", "")[:60],
+            phone,
+            email,
+            choices["industry"],
+            region["province_code"],
+            region["city_code"],
+            region["district_code"],
+            get.get("address", "")[:300],
+            choices["source"],
+            get.get("campaign", "")[:100],
+            get.get("notes", ""),
+            score,
+            match_name,
+            match_head,
+        )
+        return (number, values, fingerprint_of(company, contact_name, phone, email), get.get("owner", ""))
+
+
+class PendingLead:
+    """A row about to become a lead: what the assignment rules and the notifications read, without the
+    cost of a model instance per row (the row's values stay one tuple; see the properties below)."""
+
+    __slots__ = ("values", "pk", "owner_id", "pool_id", "row_number", "created_at")
+    status = LeadStatus.NEW
+    facts: dict = {}  # noqa: RUF012 - read-only: a new lead has established nothing yet
+
+    def __init__(self, row_number: int, values: tuple, owner_id, now):
+        self.values = values
+        self.row_number = row_number
+        self.pk = None
+        self.owner_id = owner_id
+        self.pool_id = None
+        self.created_at = now
+
+    def __str__(self):
+        return self.company if not self.contact_name else f"{self.company} · {self.contact_name}"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("leads:detail", args=[self.pk])
+
+
+for _index, _name in enumerate(LEAD_FIELDS):
+    setattr(PendingLead, _name, property(lambda self, i=_index: self.values[i]))
 
 
 # --- duplicate matching --------------------------------------------------------------------------
 
 
-def match_existing(rows: list[RowResult]) -> dict[int, int]:
-    """row_number → id of an existing lead with the same phone or email (indexed lookups, never a scan)."""
-    from leads.models import Lead
+def _chunks(values: list, size: int = 2000):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
-    by_phone, by_email = {}, {}
-    for row in rows:
-        if row.data.get("phone"):
-            by_phone.setdefault(row.data["phone"], row.row_number)
-        if row.data.get("email"):
-            by_email.setdefault(row.data["email"], row.row_number)
-    found: dict[int, int] = {}
-    if by_phone:
-        for pk, phone in Lead.objects.filter(phone__in=list(by_phone)).values_list("pk", "phone"):
-            for row in rows:
-                if row.data.get("phone") == phone:
-                    found.setdefault(row.row_number, pk)
-    if by_email:
-        for pk, email in Lead.objects.filter(email__in=list(by_email)).values_list("pk", "email"):
-            for row in rows:
-                if row.data.get("email") == email:
-                    found.setdefault(row.row_number, pk)
+
+def _lookup(sql: str, values: list, size: int = 2000) -> list[tuple]:
+    """Rows of `sql` (with one `IN ({})` to fill) for many values, a chunk at a time, without the ORM's
+    per-value overhead: these lookups run for every row of an import."""
+    from django.db import connection
+
+    found = []
+    with connection.cursor() as cursor:
+        for chunk in _chunks(values, size):
+            cursor.execute(sql.format(", ".join(["%s"] * len(chunk))), chunk)
+            found.extend(cursor.fetchall())
     return found
 
 
-def match_by_rules(rows: list[RowResult]) -> dict[int, tuple[str, int]]:
+def match_existing(phones: set[str], emails: set[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Live leads by phone and by email: index probes (the `<> ''` lets SQLite use the partial indexes)."""
+    from leads.models import Lead
+
+    found: tuple[dict[str, int], dict[str, int]] = ({}, {})
+    for values, column, out in ((phones, "phone", found[0]), (emails, "email", found[1])):
+        sql = (
+            f"SELECT {column}, id FROM {Lead._meta.db_table} WHERE {column} IN ({{}}) "  # noqa: S608 - fixed names, values bound
+            f"AND NOT ({column} = '') AND deleted_at IS NULL ORDER BY id"
+        )
+        for value, pk in _lookup(sql, sorted(values)):
+            out.setdefault(value, pk)
+    return found
+
+
+def match_by_rules(rows: list[tuple]) -> dict[int, tuple[str, int]]:
     """row_number → (object type, id) of the best hit of the duplicate rules an admin made warn or block.
 
     Rules left at "allow" only report, so they cost an import nothing; a similarity rule switched on costs
@@ -270,13 +334,11 @@ def match_by_rules(rows: list[RowResult]) -> dict[int, tuple[str, int]]:
     found: dict[int, tuple[str, int]] = {}
     if not rules:
         return found
-    for row in rows:
-        probe = Probe.build(
-            ObjectType.LEAD, name=row.data["company"], phone=row.data.get("phone", ""), email=row.data.get("email", "")
-        )
+    for number, values, _fp, _owner in rows:
+        probe = Probe.build(ObjectType.LEAD, name=values[0], phone=values[_PHONE], email=values[_EMAIL_AT])
         hits = [h for h in find_duplicates(probe, rules, limit=5) if h.action != "allow"]
         if hits:
-            found[row.row_number] = (hits[0].object_type, hits[0].pk)
+            found[number] = (hits[0].object_type, hits[0].pk)
     return found
 
 
@@ -296,7 +358,7 @@ def describe_match(object_type: str, pk: int, user) -> str:
 # --- the batch -----------------------------------------------------------------------------------
 
 
-def _merge_into(lead_id: int, data: dict, user) -> bool:
+def _merge_into(lead_id: int, values: tuple, user) -> bool:
     """Fill the empty fields of an existing lead the importer may edit; False when he may not."""
     from core import actions as core_actions
     from leads.models import Lead
@@ -304,151 +366,395 @@ def _merge_into(lead_id: int, data: dict, user) -> bool:
     lead = Lead.objects.visible_to(user, Action.EDIT).filter(pk=lead_id).first()
     if lead is None:
         return False
-    fill = {k: v for k, v in data.items() if k not in ("owner", "source") and v and not getattr(lead, k, None)}
+    data = dict(zip(LEAD_FIELDS, values, strict=True))
+    skip = {"source", "match_name", "match_head"}
+    fill = {k: v for k, v in data.items() if k not in skip and v and not getattr(lead, k, None)}
     if fill:
         core_actions.update_record(instance=lead, user=user, data=fill)
     return True
 
 
-def process_batch(job: ImportJob, start: int, cells_by_number: list[tuple[int, list[str]]]) -> None:
-    """Import one batch in one transaction, advancing the job's cursor with it."""
-    from leads.models import Lead
-    from search.indexer import bulk_index
+class _Owners:
+    """Owner column values → users the importer may hand leads to, looked up once per distinct value."""
 
-    normalise = RowNormaliser(job)
-    results = [normalise(number, cells) for number, cells in cells_by_number]
-    valid = [r for r in results if r.outcome != RowOutcome.REJECTED]
+    def __init__(self, importer):
+        self.importer = importer
+        self.cache: dict[str, object] = {}
 
-    with transaction.atomic():
-        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
-            return  # another worker took this batch, or the job was cancelled
-        # the same row imported before (this job or an earlier one) is skipped, pointing at what it created
-        prints = {r.fingerprint for r in valid}
-        previous = dict(
-            ImportRow.objects.filter(fingerprint__in=prints, outcome=RowOutcome.CREATED).values_list(
-                "fingerprint", "record_id"
-            )
+    def __call__(self, raw: str):
+        if raw not in self.cache:
+            from django.db.models import Q
+
+            from org.models import User
+
+            user = User.objects.filter(Q(username=raw) | Q(employee_no=raw) | Q(name=raw), is_active=True).first()
+            ok = user is not None and owner_assignable(self.importer, ObjectType.LEAD, Action.CREATE, user)
+            self.cache[raw] = user if ok else None
+        return self.cache[raw]
+
+
+def explain_row(job: ImportJob):
+    """For the preview: a function giving a row's lead field values (as text) and its reasons, if any."""
+    normalise = RowNormaliser(job.mapping, job.default_source)
+    owners = _Owners(job.created_by)
+    hidden = {"match_name", "match_head"}
+
+    def explain(number: int, cells: list[str]) -> tuple[dict, dict]:
+        _n, values, third, owner = normalise(number, cells)
+        if values is None:
+            return {}, third
+        data = {k: str(v) for k, v in zip(LEAD_FIELDS, values, strict=True) if k not in hidden and v != ""}
+        if owner:
+            user = owners(owner)
+            if user is None:
+                return {}, {"owner": [_("“%(v)s” is not an active user you may assign leads to.") % {"v": owner}]}
+            data["owner"] = str(user)
+        return data, {}
+
+    return explain
+
+
+class BatchWriter:
+    """Writes normalised batches: one transaction per batch, which also advances the job's cursor."""
+
+    def __init__(self, job: ImportJob):
+        from core.bulk import adapt_value
+        from leads.models import Lead
+
+        self.job = job
+        self.owners = _Owners(job.created_by)
+        self.insert_columns = (
+            *LEAD_FIELDS,
+            "owner_id",
+            "pool_id",
+            "owner_since",
+            "pool_entered_at",
+            "created_at",
+            "updated_at",
+            "created_by_id",
+            "version",
+            "status",
+            "invalid_reason",
+            "invalid_note",
+            "facts",
+            "is_locked",
         )
-        seen_in_batch: dict[str, int] = {}
-        fresh = []
-        for row in valid:
-            if row.fingerprint in previous:
-                row.outcome, row.record_id = RowOutcome.SKIPPED, previous[row.fingerprint]
-            elif row.fingerprint in seen_in_batch:
-                row.outcome = RowOutcome.SKIPPED
-                row.reasons = {"__all__": [_("Same as row %(n)d.") % {"n": seen_in_batch[row.fingerprint]}]}
-            else:
-                seen_in_batch[row.fingerprint] = row.row_number
+        self.adapt = lambda column, value: adapt_value(Lead, column, value)
+        self.file_note = _("Imported from %(file)s, row %(row)s")
+
+    def reject(self, number: int, reasons: dict, cells: list) -> tuple:
+        return (number, RowOutcome.REJECTED, None, reasons, cells)
+
+    def write(self, start: int, results: list[tuple]) -> bool:
+        """Import one batch; False when the job moved on without it (cancelled, or another worker)."""
+        from assignment.service import active_rules
+
+        job = self.job
+        outcomes: list[tuple] = []  # (row number, outcome, record id, reasons, cells)
+        valid: list[tuple] = []
+        for row in results:
+            number, values, third, fourth = row
+            if values is None:
+                outcomes.append(self.reject(number, third, fourth))
+                continue
+            if fourth:  # an owner column
+                owner = self.owners(fourth)
+                if owner is None:
+                    reason = _("“%(v)s” is not an active user you may assign leads to.") % {"v": fourth}
+                    outcomes.append(self.reject(number, {"owner": [reason]}, []))
+                    continue
+                row = (number, values, third, owner)
+            valid.append(row)
+
+        with transaction.atomic():
+            locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+            if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
+                return False
+            # the same row imported before (this job or an earlier one) is skipped, pointing at what it created
+            previous = dict(
+                _lookup(
+                    f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
+                    [r[2] for r in valid],
+                )
+            )
+            check = job.on_duplicate != OnDuplicate.CREATE
+            seen: dict[object, int] = {}
+            fresh = []
+            for row in valid:
+                number, values, fp, _owner = row
+                if fp in previous:
+                    outcomes.append((number, RowOutcome.SKIPPED, previous[fp], {}, []))
+                    continue
+                keys = [fp]
+                if check:
+                    keys += [k for k in (values[_PHONE], values[_EMAIL_AT]) if k]
+                first = next((seen[k] for k in keys if k in seen), None)
+                if first is not None:
+                    reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
+                    outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
+                    continue
+                for k in keys:
+                    seen[k] = number
                 fresh.append(row)
-        to_create = fresh
-        if job.on_duplicate != OnDuplicate.CREATE:
-            matches = match_existing(fresh)
-            elsewhere = match_by_rules([r for r in fresh if r.row_number not in matches])
-            to_create = []
-            for row in fresh:
-                matched = matches.get(row.row_number)
-                if row.row_number in elsewhere:  # an account, a contact or a lead found by the admin's rules
-                    object_type, matched = elsewhere[row.row_number]
-                    row.reasons = {"__all__": [describe_match(object_type, matched, job.created_by)]}
-                    if object_type != ObjectType.LEAD:  # rows are leads: keep only the description
-                        row.outcome = RowOutcome.SKIPPED
-                        continue
-                if matched is None:
-                    to_create.append(row)
-                elif job.on_duplicate == OnDuplicate.MERGE and _merge_into(matched, row.data, job.created_by):
-                    row.outcome, row.record_id = RowOutcome.MERGED, matched
-                else:
-                    row.outcome, row.record_id = RowOutcome.SKIPPED, matched
-        now = timezone.now()
-        leads = []
-        for row in to_create:
-            owner = row.data.pop("owner", None) or job.created_by
-            leads.append(
-                Lead(
-                    **row.data, owner=owner, owner_since=now, created_by=job.created_by, created_at=now, updated_at=now
-                )
+            to_create = fresh
+            if check:
+                to_create = self.check_duplicates(fresh, outcomes)
+            now = timezone.now()
+            pending = [
+                PendingLead(number, values, owner.pk if owner else job.created_by_id, now)
+                for number, values, _fp, owner in to_create
+            ]
+            rules = active_rules()
+            decisions = {}
+            if rules:
+                from assignment.service import _Planner
+
+                unowned = [p for p, row in zip(pending, to_create, strict=True) if not row[3]]
+                for p in unowned:
+                    p.owner_id = None
+                planned = _Planner(unowned, rules).plan() if unowned else []
+                for p, decision in zip(unowned, planned, strict=True):
+                    if decision.matched:
+                        decisions[p.row_number] = decision
+                        p.owner_id = decision.owner.pk if decision.owner else None
+                        p.pool_id = decision.pool.pk if decision.pool else None
+                    else:
+                        p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
+            self.insert(pending, to_create, decisions, now)
+            for p in pending:
+                outcomes.append((p.row_number, RowOutcome.CREATED, p.pk, {}, []))
+            self.record(outcomes)
+            counts = dict.fromkeys(RowOutcome.values, 0)
+            for outcome in outcomes:
+                counts[outcome[1]] += 1
+            ImportJob.objects.filter(pk=job.pk).update(
+                processed_rows=start + len(results),
+                created_count=F("created_count") + counts[RowOutcome.CREATED],
+                merged_count=F("merged_count") + counts[RowOutcome.MERGED],
+                skipped_count=F("skipped_count") + counts[RowOutcome.SKIPPED],
+                rejected_count=F("rejected_count") + counts[RowOutcome.REJECTED],
             )
-        insert_instances(leads)
-        for row, lead in zip(to_create, leads, strict=True):
-            row.outcome, row.record_id = RowOutcome.CREATED, lead.pk
-        _assign(leads, job)
-        bulk_index(leads)
-        note = _("Imported from %(file)s, row %(row)s")
-        insert_instances(
-            [
-                ChangeLog(
-                    object_type=ObjectType.LEAD,
-                    object_id=lead.pk,
-                    object_repr=str(lead)[:300],
-                    action=HistoryAction.CREATE,
-                    actor=job.created_by,
-                    at=now,
-                    note=(note % {"file": job.original_name, "row": row.row_number})[:500],
-                )
-                for row, lead in zip(to_create, leads, strict=True)
-            ]
+            if decisions:
+                from assignment.service import _notify
+
+                moving = [d for d in decisions.values() if d.owner is not None or d.pool is not None]
+                _notify(moving, job.created_by)
+        return True
+
+    def check_duplicates(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
+        """Rows matching an existing lead (phone, email) or a record the admin's duplicate rules enforce."""
+        job = self.job
+        by_phone, by_email = match_existing(
+            {r[1][_PHONE] for r in fresh if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in fresh if r[1][_EMAIL_AT]}
         )
-        insert_instances(
-            [
-                ImportRow(
-                    job=job,
-                    row_number=r.row_number,
-                    outcome=r.outcome,
-                    record_id=r.record_id,
-                    fingerprint=r.fingerprint if r.outcome == RowOutcome.CREATED else "",
-                    reasons=r.reasons,
-                    values=r.values if r.outcome == RowOutcome.REJECTED else [],
-                )
-                for r in results
-            ]
+        matches = {}
+        for number, values, _fp, _owner in fresh:
+            pk = by_phone.get(values[_PHONE]) or by_email.get(values[_EMAIL_AT])
+            if pk:
+                matches[number] = pk
+        elsewhere = match_by_rules([r for r in fresh if r[0] not in matches])
+        to_create = []
+        for row in fresh:
+            number, values = row[0], row[1]
+            matched = matches.get(number)
+            reasons = {}
+            if number in elsewhere:  # an account, a contact or a lead found by the admin's rules
+                object_type, matched = elsewhere[number]
+                reasons = {"__all__": [describe_match(object_type, matched, job.created_by)]}
+                if object_type != ObjectType.LEAD:  # rows are leads: keep only the description
+                    outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
+                    continue
+            if matched is None:
+                to_create.append(row)
+            elif job.on_duplicate == OnDuplicate.MERGE and _merge_into(matched, values, job.created_by):
+                outcomes.append((number, RowOutcome.MERGED, matched, reasons, []))
+            else:
+                outcomes.append((number, RowOutcome.SKIPPED, matched, reasons, []))
+        return to_create
+
+    def insert(self, pending: list[PendingLead], rows: list[tuple], decisions: dict, now) -> None:
+        """The leads, their history entries and their fingerprints: three statements per batch."""
+        from leads.models import Lead
+
+        if not pending:
+            return
+        job = self.job
+        stamp = self.adapt("created_at", now)
+        facts = self.adapt("facts", {})
+        tail = (stamp, stamp, job.created_by_id, 1, LeadStatus.NEW, "", "", facts, False)
+        lead_rows = [
+            (
+                *values,
+                p.owner_id,
+                p.pool_id,
+                stamp if p.owner_id else None,
+                stamp if p.pool_id else None,
+                *tail,
+            )
+            for p, (_n, values, _fp, _o) in zip(pending, rows, strict=True)
+        ]
+        ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True)
+        for p, pk in zip(pending, ids, strict=True):
+            p.pk = pk
+        from assignment.service import _note
+
+        entries = []
+        empty = self.adapt_changes([])
+        actor = job.created_by_id
+        rule_notes: dict[tuple, str] = {}
+        for p in pending:
+            note = self.file_note % {"file": job.original_name, "row": p.row_number}
+            decision = decisions.get(p.row_number)
+            if decision is not None:
+                key = (decision.rule.pk, decision.territory.pk if decision.territory else None)
+                if key not in rule_notes:
+                    rule_notes[key] = " · " + _note(decision)
+                note += rule_notes[key]
+            entries.append((ObjectType.LEAD, p.pk, str(p)[:300], HistoryAction.CREATE, actor, stamp, empty, note[:500]))
+        insert_rows(
+            ChangeLog,
+            ("object_type", "object_id", "object_repr", "action", "actor_id", "at", "changes", "note"),
+            entries,
+            ready=True,
         )
-        counts = {o: sum(1 for r in results if r.outcome == o) for o in RowOutcome.values}
-        ImportJob.objects.filter(pk=job.pk).update(
-            processed_rows=start + len(results),
-            created_count=F("created_count") + counts[RowOutcome.CREATED],
-            merged_count=F("merged_count") + counts[RowOutcome.MERGED],
-            skipped_count=F("skipped_count") + counts[RowOutcome.SKIPPED],
-            rejected_count=F("rejected_count") + counts[RowOutcome.REJECTED],
+        insert_rows(
+            ImportFingerprint,
+            ("id", "object_type", "record_id", "job_id"),
+            [(row[2], ObjectType.LEAD, p.pk, job.pk) for p, row in zip(pending, rows, strict=True)],
+            ready=True,
         )
 
+    def record(self, outcomes: list[tuple]) -> None:
+        """One ImportRow per row, in row order; JSON adapted only where there is something to say."""
+        from core.bulk import adapt_value
 
-def _assign(leads: list, job: ImportJob) -> None:
-    """Leads without an owner column go through the assignment rules, when the rules app offers them."""
+        def adapt(column, value, empty):
+            return empty if not value else adapt_value(ImportRow, column, value)
+
+        no_reasons, no_cells = adapt_value(ImportRow, "reasons", {}), adapt_value(ImportRow, "values", [])
+        insert_rows(
+            ImportRow,
+            ("job_id", "row_number", "outcome", "record_id", "reasons", "values"),
+            [
+                (
+                    self.job.pk,
+                    number,
+                    outcome,
+                    record_id,
+                    adapt("reasons", reasons, no_reasons),
+                    adapt("values", cells if outcome == RowOutcome.REJECTED else None, no_cells),
+                )
+                for number, outcome, record_id, reasons, cells in sorted(outcomes, key=lambda o: o[0])
+            ],
+            ready=True,
+        )
+
+    @staticmethod
+    def adapt_changes(value):
+        from core.bulk import adapt_value
+
+        return adapt_value(ChangeLog, "changes", value)
+
+
+# --- reading the file, in a helper process when it pays -----------------------------------------------
+
+
+def _numbered_rows(path: str, kind: str, skip: int):
+    rows = iter_rows(Path(path), kind)
+    next(rows, None)  # header
+    numbered = ((n, cells) for n, cells in enumerate(rows, start=1) if any(cells))
+    return islice(numbered, skip, None)  # resume after the last committed batch
+
+
+def _normalised(path: str, kind: str, skip: int, mapping: dict, default_source: str, batch_size: int):
+    normalise = RowNormaliser(mapping, default_source)
+    numbered = _numbered_rows(path, kind, skip)
+    while True:
+        batch = list(islice(numbered, batch_size))
+        if not batch:
+            return
+        yield [normalise(number, cells) for number, cells in batch]
+
+
+def _produce(connection, args) -> None:
+    """The helper process: reads and normalises the file ahead of the writer, a batch at a time (the
+    pipe's buffer keeps it at most a batch or two ahead). It never touches the database."""
     try:
-        from assignment.service import assign_leads
-    except ImportError:
+        for batch in _normalised(*args):
+            connection.send(batch)
+        connection.send(None)
+    except BaseException as error:  # noqa: BLE001 - reported to the writer, which fails the job
+        connection.send(("error", f"{type(error).__name__}: {error}"))
+    finally:
+        connection.close()
+
+
+def use_helper_process(job: ImportJob) -> bool:
+    """A second process normalises rows while this one writes, when the file is big enough to pay for
+    starting it and the platform can fork (the helper inherits the loaded code instead of importing it)."""
+    from django.conf import settings
+
+    threshold = settings.TIDE_IMPORT_PARALLEL_ROWS
+    if threshold <= 0 or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return job.total_rows - job.processed_rows >= threshold
+
+
+def normalised_batches(job: ImportJob, skip: int):
+    """Batches of normalised rows from row `skip` on: from a helper process or from this one."""
+    args = (job.file.path, job.kind, skip, dict(job.mapping), job.default_source, BATCH_SIZE)
+    if not use_helper_process(job):
+        yield from _normalised(*args)
         return
-    unowned = [lead for lead in leads if lead.owner_id == job.created_by_id]
-    if unowned:
-        assign_leads(leads=unowned, actor=job.created_by)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    helper = context.Process(target=_produce, args=(sender, args), daemon=True)
+    helper.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                batch = receiver.recv()
+            except EOFError:
+                raise RuntimeError("The import helper process stopped unexpectedly.") from None
+            if batch is None:
+                return
+            if isinstance(batch, tuple):
+                raise RuntimeError(batch[1])
+            yield batch
+    finally:
+        receiver.close()
+        if helper.is_alive():
+            helper.terminate()
+        helper.join(timeout=5)
+
+
+# --- the job -------------------------------------------------------------------------------------------
 
 
 def run_job(job_id: int) -> ImportJob:
-    """Run (or resume) an import from its cursor to the end of the file."""
-    job = ImportJob.objects.get(pk=job_id)
+    """Run (or resume) an import from its cursor to the end of the file, then make its records searchable."""
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     if job.finished:
+        if job.status == JobStatus.DONE and not job.indexed:
+            index_job(job)
         return job
     if not can(job.created_by, ObjectType.LEAD, Action.CREATE):
         ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=_("You may not create leads."))
         return ImportJob.objects.get(pk=job.pk)
     ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=job.started_at or timezone.now())
     job.refresh_from_db()
+    writer = BatchWriter(job)
     try:
-        rows = iter_rows(Path(job.file.path), job.kind)
-        next(rows, None)  # header
-        numbered = ((n, cells) for n, cells in enumerate(rows, start=1) if any(cells))
-        numbered = islice(numbered, job.processed_rows, None)  # resume after the last committed batch
         start = job.processed_rows
-        while True:
-            batch = list(islice(numbered, BATCH_SIZE))
-            if not batch:
-                break
-            process_batch(job, start, batch)
-            job.refresh_from_db()
-            if job.status != JobStatus.RUNNING:
+        for batch in normalised_batches(job, start):
+            if not writer.write(start, batch):
+                job.refresh_from_db()
                 return job
-            start = job.processed_rows
+            start += len(batch)
+            if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).count() == 0:
+                job.refresh_from_db()
+                return job  # cancelled while this batch was written
     except Exception as error:
         ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=str(error)[:2000])
         raise
@@ -466,4 +772,34 @@ def run_job(job_id: int) -> ImportJob:
         % {"c": job.created_count, "m": job.merged_count, "s": job.skipped_count, "r": job.rejected_count},
         url=job.get_absolute_url(),
     )
+    index_job(job)
     return job
+
+
+INDEX_CHUNK = 5000
+
+
+def index_job(job: ImportJob) -> None:
+    """Search tokens and abbreviation keys for the leads the job created (derived data, built after the
+    rows are in, like a search engine's index). Idempotent: a chunk's entries are replaced, not added, so
+    a restart simply runs it again; records deleted meanwhile are left out, edited ones indexed as they are now."""
+    from dedupe.service import write_name_keys
+    from leads.models import Lead
+    from search.indexer import replace_index
+
+    last = 0
+    created = ImportRow.objects.filter(job=job, outcome=RowOutcome.CREATED).order_by("row_number")
+    while True:
+        chunk = list(created.filter(row_number__gt=last).values_list("row_number", "record_id")[:INDEX_CHUNK])
+        if not chunk:
+            break
+        last = chunk[-1][0]
+        ids = [pk for _n, pk in chunk if pk]
+        with transaction.atomic():
+            leads = list(
+                Lead.objects.filter(pk__in=ids).only("pk", "company", "contact_name", "phone", "email", "deleted_at")
+            )
+            replace_index(ObjectType.LEAD, ids, leads)
+            write_name_keys(ObjectType.LEAD, [(lead.pk, lead.company) for lead in leads], replace_ids=ids)
+    ImportJob.objects.filter(pk=job.pk).update(indexed=True)
+    job.indexed = True

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -37,6 +38,17 @@ class Lead(OwnedModel):
         "notes",
     )
 
+    # The owner and pool foreign keys get no index of their own: every query by owner or pool is served by
+    # the composite list indexes below, and each index is paid for on every insert and recycling.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     company = models.CharField(_("company"), max_length=200)
     contact_name = models.CharField(_("contact person"), max_length=60, blank=True)
     title = models.CharField(_("job title"), max_length=60, blank=True)
@@ -68,6 +80,7 @@ class Lead(OwnedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="leads",
+        db_index=False,
     )
     pool_entered_at = models.DateTimeField(_("in the pool since"), null=True, blank=True, editable=False)
     owner_since = models.DateTimeField(_("owned since"), null=True, blank=True, editable=False)

@@ -68,3 +68,16 @@ def bulk_index(records: Iterable, batch_size: int = 5000) -> int:
             insert_rows(SearchEntry, columns, batch)
             count += len(batch)
     return count
+
+
+def replace_index(object_type: str, ids: list[int], records: Iterable) -> int:
+    """Rebuild the entries of `ids` from `records` (those of them still alive): delete, then insert in bulk.
+    Safe to repeat, which is what a resumed import needs."""
+    from core.bulk import insert_rows
+
+    for start in range(0, len(ids), 5000):
+        SearchEntry.objects.filter(object_type=object_type, object_id__in=ids[start : start + 5000]).delete()
+    builder = BUILDERS[object_type]
+    rows = [(str(object_type), r.pk, builder(r)) for r in records if getattr(r, "deleted_at", None) is None]
+    insert_rows(SearchEntry, ("object_type", "object_id", "tokens"), rows, ready=True)
+    return len(rows)

@@ -190,3 +190,7 @@ if os.environ.get("TIDE_CACHE_URL"):
         "LOCATION": os.environ["TIDE_CACHE_URL"],
     }
 TIDE_TRUST_X_FORWARDED_FOR = _env_bool("TIDE_TRUST_X_FORWARDED_FOR", False)
+
+# Imports of at least this many rows normalise in a helper process while the job's process writes
+# (0 or less: never).
+TIDE_IMPORT_PARALLEL_ROWS = int(os.environ.get("TIDE_IMPORT_PARALLEL_ROWS", "20000"))

@@ -129,21 +129,21 @@ def test_a_crash_mid_import_keeps_whole_batches_and_resumes(rep, monkeypatch):
     monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
     job = actions.upload(user=rep, uploaded_file=csv_file(rows))
     calls = {"n": 0}
-    real = pipeline._assign
+    real = pipeline.BatchWriter.record
 
-    def crash_on_second_batch(leads, job):
+    def crash_on_second_batch(writer, outcomes):  # the batch's leads are in, its row records are not
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
-        return real(leads, job)
+        return real(writer, outcomes)
 
-    monkeypatch.setattr(pipeline, "_assign", crash_on_second_batch)
+    monkeypatch.setattr(pipeline.BatchWriter, "record", crash_on_second_batch)
     with pytest.raises(RuntimeError):
         run(job)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.processed_rows == 10
     assert Lead.objects.count() == 10 and ImportRow.objects.filter(job=job).count() == 10  # never half a batch
-    monkeypatch.setattr(pipeline, "_assign", real)
+    monkeypatch.setattr(pipeline.BatchWriter, "record", real)
     ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, error="")
     job = pipeline.run_job(job.pk)
     assert job.status == JobStatus.DONE and job.created_count == 25
