@@ -103,6 +103,28 @@ with open({str(source)!r}, "rb") as f:
     job = actions.upload(user=user, uploaded_file=SimpleUploadedFile("leads.csv", f.read()))
 ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
 import os
+if os.environ.get("BENCH_TIMING"):
+    import collections, functools
+    spent = collections.Counter()
+    def timed(name, fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name if name != "insert_rows" else "insert " + a[0].__name__] += time.perf_counter() - t
+        return wrapper
+    import core.bulk, assignment.service
+    pipeline.insert_rows = timed("insert_rows", pipeline.insert_rows)
+    assignment.service._Planner.plan = timed("plan", assignment.service._Planner.plan)
+    pipeline.BatchWriter.write = timed("write", pipeline.BatchWriter.write)
+    pipeline.BatchWriter.check_duplicates = timed("dupes", pipeline.BatchWriter.check_duplicates)
+    pipeline._lookup = timed("lookup", pipeline._lookup)
+    from django.db import connection
+    connection.commit = timed("commit", connection.commit)
+    import assignment.service as svc
+    svc._notify = timed("notify", svc._notify)
 if os.environ.get("BENCH_PROFILE"):
     import cProfile, pstats
     profile = cProfile.Profile()
@@ -112,6 +134,9 @@ if os.environ.get("BENCH_PROFILE"):
     profile.disable()
     profile.dump_stats(os.environ["BENCH_PROFILE"])
 done = time.perf_counter()
+if os.environ.get("BENCH_TIMING"):
+    for k, v in spent.most_common():
+        print(f"TIMING {{k}}: {{v:.2f}}s")
 from leads.models import Lead
 owned = Lead.objects.filter(owner__isnull=False).exclude(owner=user).count()
 pooled = Lead.objects.filter(pool=pool, owner__isnull=True).count()
@@ -130,6 +155,7 @@ print("RESULT", job.status, job.created_count, job.rejected_count, job.skipped_c
         line.split()[1:] for line in out.splitlines() if line.startswith("RESULT")
     )
     rows_s, index_s = float(rows_s), float(index_s)
+    print("\n".join(line for line in out.splitlines() if line.startswith("TIMING")))
     rate = args.rows / rows_s
     verdict = "ok" if rate >= TARGET_ROWS_PER_S else "below target"
     lines = [

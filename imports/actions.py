@@ -174,11 +174,20 @@ def cancel(*, job: ImportJob, user) -> ImportJob:
     return job
 
 
-def resume_interrupted() -> int:
-    """Re-queue imports a dead worker left RUNNING; they continue from their last committed batch."""
+def resume_interrupted(*, indexing_grace_minutes: int = 10) -> int:
+    """Re-queue imports a dead worker left behind: RUNNING ones continue from their last committed batch,
+    finished ones whose search indexing never completed (after a grace period) index again. Safe when the
+    job is in fact alive: batches are claimed by cursor under a lock and indexing replaces, never adds."""
+    import datetime
+
+    from django.db.models import Q
+    from django.utils import timezone
+
     from .jobs import run_import
 
-    ids = list(ImportJob.objects.filter(status=JobStatus.RUNNING).values_list("pk", flat=True))
+    stale = timezone.now() - datetime.timedelta(minutes=indexing_grace_minutes)
+    unindexed = Q(status=JobStatus.DONE, indexed=False, created_count__gt=0, finished_at__lt=stale)
+    ids = list(ImportJob.objects.filter(Q(status=JobStatus.RUNNING) | unindexed).values_list("pk", flat=True))
     for pk in ids:
         run_import.enqueue(pk)
     return len(ids)

@@ -34,6 +34,7 @@ class JobOut(Schema):
     merged_count: int
     skipped_count: int
     rejected_count: int
+    indexed: bool = Field(description="Every created record is findable in search (built right after the rows)")
     error: str
     created_at: datetime.datetime
     finished_at: datetime.datetime | None = None

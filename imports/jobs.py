@@ -7,3 +7,11 @@ def run_import(job_id: int) -> int:
     from .pipeline import run_job
 
     return run_job(job_id).created_count
+
+
+@task(queue_name="imports")
+def resume_imports() -> int:
+    """Scheduled: picks up imports whose worker died (see actions.resume_interrupted)."""
+    from .actions import resume_interrupted
+
+    return resume_interrupted()

@@ -64,6 +64,11 @@ class ImportJob(models.Model):
         return 100 if not self.total_rows else min(100, int(self.processed_rows * 100 / self.total_rows))
 
     @property
+    def indexing(self) -> bool:
+        """Rows are in, search tokens of the new records are still being built."""
+        return self.status == JobStatus.DONE and not self.indexed and self.created_count > 0
+
+    @property
     def finished(self) -> bool:
         return self.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 

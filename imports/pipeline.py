@@ -31,7 +31,7 @@ from .choices import JobStatus, OnDuplicate, RowOutcome
 from .models import ImportFingerprint, ImportJob, ImportRow
 from .parsing import iter_rows
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 10000
 _MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STRIP = re.compile(r"[\s\-()（）]")
@@ -448,6 +448,7 @@ class BatchWriter:
     def write(self, start: int, results: list[tuple]) -> bool:
         """Import one batch; False when the job moved on without it (cancelled, or another worker)."""
         from assignment.service import active_rules
+        from leads.models import Lead
 
         job = self.job
         outcomes: list[tuple] = []  # (row number, outcome, record id, reasons, cells)
@@ -477,6 +478,12 @@ class BatchWriter:
                     [r[2] for r in valid],
                 )
             )
+            if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
+                alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
+                gone = [fp for fp, pk in previous.items() if pk not in alive]
+                ImportFingerprint.objects.filter(pk__in=gone).delete()
+                for fp in gone:
+                    del previous[fp]
             check = job.on_duplicate != OnDuplicate.CREATE
             seen: dict[object, int] = {}
             fresh = []

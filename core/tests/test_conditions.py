@@ -115,3 +115,62 @@ def test_notifications_reach_active_users_once(org, web_for):
     page = web_for(rep).get("/notifications/").content.decode()
     assert "新线索：甲公司" in page
     assert unread_count(rep) == 0
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {"all": [{"field": "source", "op": "in", "value": ["exhibition", "website"]}]},
+        {
+            "any": [
+                {"field": "source", "op": "not_in", "value": ["exhibition"]},
+                {"field": "score", "op": "gte", "value": 50},
+            ]
+        },
+        {"not": {"field": "region", "op": "in", "value": ["44"]}},
+        {"all": [{"field": "company", "op": "contains", "value": "科技"}, {"field": "phone", "op": "not_empty"}]},
+        {"all": [{"field": "campaign", "op": "is_empty"}, {"field": "industry", "op": "in", "value": ["it"]}]},
+        {"all": [{"field": "no_such_field", "op": "eq", "value": "x"}]},
+    ],
+)
+def test_a_compiled_predicate_answers_like_evaluate(conditions):
+    """Imports check rules with `predicate`, pages with `evaluate`: they must never disagree."""
+    from core.conditions import evaluate, predicate
+
+    records = [
+        {
+            "source": "exhibition",
+            "score": 10,
+            "province_code": "44",
+            "city_code": "4403",
+            "district_code": "",
+            "company": "深圳科技",
+            "phone": "+8613800138000",
+            "campaign": "",
+            "industry": "it",
+        },
+        {
+            "source": "website",
+            "score": 80,
+            "province_code": "11",
+            "city_code": "",
+            "district_code": "",
+            "company": "北京贸易",
+            "phone": "",
+            "campaign": "春季",
+            "industry": "",
+        },
+        {
+            "source": "",
+            "score": None,
+            "province_code": "",
+            "city_code": "",
+            "district_code": "",
+            "company": "",
+            "phone": "",
+            "campaign": "",
+            "industry": "it",
+        },
+    ]
+    check = predicate(conditions, "lead")
+    assert [check(r) for r in records] == [evaluate(conditions, r, "lead") for r in records]

@@ -258,3 +258,130 @@ def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, 
     rows = api_for(rep).get(f"/imports/{job.pk}/rows", {"outcome": "skipped"}).json_body["results"]
     assert [r["record_id"] for r in rows] == [None]
     assert "别人的线索" not in str(rows)
+
+
+def outcomes_of(job):
+    return sorted(ImportRow.objects.filter(job=job).values_list("row_number", "outcome", "reasons"))
+
+
+def test_a_helper_process_normalises_big_files_with_the_same_outcomes(rep, settings):
+    """Above the threshold a forked helper reads and normalises; every row must end the same way."""
+    settings.TIDE_IMPORT_PARALLEL_ROWS = 0
+    small = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
+    in_process = [(n, o, r) for n, o, r in outcomes_of(small)]
+    Lead.all_objects.all().delete()
+    ImportJob.objects.all().delete()
+    settings.TIDE_IMPORT_PARALLEL_ROWS = 1
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS))
+    assert pipeline.use_helper_process(job)
+    job = run(job)
+    assert job.status == JobStatus.DONE and job.indexed
+    assert outcomes_of(job) == in_process
+    assert (job.created_count, job.rejected_count, job.skipped_count) == (3, 2, 1)
+
+
+def test_the_new_leads_become_searchable_and_findable_by_abbreviation(rep):
+    from dedupe.models import NameKey
+    from dedupe.service import Probe, find_duplicates, rules_for
+    from search.models import SearchEntry
+    from search.service import search
+
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
+    assert job.indexed and not job.indexing
+    gac = Lead.objects.get(company="广州汽车集团股份有限公司")
+    assert search(rep, "gzqc").groups["lead"][0].id == gac.pk  # pinyin initials of the imported name
+    assert NameKey.objects.filter(object_type="lead", object_id=gac.pk).exists()
+    probe = Probe.build("lead", name="广汽集团")
+    assert gac.pk in {hit.pk for hit in find_duplicates(probe, rules_for("lead"))}
+    # running the indexing again (a restart) leaves one set of entries, not two
+    entries = SearchEntry.objects.filter(object_type="lead").count()
+    keys = NameKey.objects.filter(object_type="lead").count()
+    pipeline.index_job(job)
+    assert SearchEntry.objects.filter(object_type="lead").count() == entries
+    assert NameKey.objects.filter(object_type="lead").count() == keys
+
+
+def test_a_deleted_lead_is_not_indexed_when_indexing_catches_up(rep):
+    from search.models import SearchEntry
+
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    lead = Lead.objects.get(company="广州汽车集团股份有限公司")
+    Lead.objects.filter(pk=lead.pk).update(deleted_at=lead.created_at)
+    ImportJob.objects.filter(pk=job.pk).update(indexed=False)
+    pipeline.index_job(job)
+    assert not SearchEntry.objects.filter(object_type="lead", object_id=lead.pk).exists()
+
+
+def test_the_same_phone_or_email_twice_in_one_file_creates_one_lead(rep):
+    rows = [
+        ["甲公司", "甲", "13811112222", "", "", "", "", ""],
+        ["乙公司", "乙", "+86 138-1111-2222", "", "", "", "", ""],  # the same number, written differently
+        ["丙公司", "丙", "", "boss@bing.cn", "", "", "", ""],
+        ["丁公司", "丁", "", "BOSS@bing.cn", "", "", "", ""],
+    ]
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert job.created_count == 2 and job.skipped_count == 2
+    second = ImportRow.objects.get(job=job, row_number=2)
+    assert second.outcome == "skipped" and "1" in second.reasons["__all__"][0]
+
+
+def test_phone_and_email_lookups_use_the_partial_indexes(rep):
+    """A lookup that scans every lead makes a big import quadratic; the query plan must name the index."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("query plans are checked on SQLite")
+    with CaptureQueriesContext(connection) as captured:
+        pipeline.match_existing({"+8613800138000"}, {"a@b.cn"})
+    for query in captured.captured_queries:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "lead_phone_idx" in plan or "lead_email_idx" in plan, plan
+
+
+def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org):
+    from assignment.models import AssignmentRule, RuleMember
+    from core.models import ChangeLog
+    from pools.models import Pool
+
+    a, b = org.user("rep_a", org.sh), org.user("rep_b", org.sh)
+    rule = AssignmentRule.objects.create(
+        name="展会轮询",
+        order=1,
+        strategy="round_robin",
+        conditions={"all": [{"field": "source", "op": "in", "value": ["exhibition"]}]},
+    )
+    RuleMember.objects.create(rule=rule, user=a, position=0)
+    RuleMember.objects.create(rule=rule, user=b, position=1)
+    pool = Pool.objects.create(name="公海", object_type="lead")
+    AssignmentRule.objects.create(name="其余进公海", order=2, strategy="pool", pool=pool)
+    rows = [[f"展会公司{i}", "", f"1390000{i:04d}", "", "", "", "展会", ""] for i in range(4)]
+    rows.append(["官网公司", "", "13911110000", "", "", "", "官网", ""])
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert job.created_count == 5
+    owners = list(Lead.objects.filter(company__startswith="展会公司").order_by("pk").values_list("owner", flat=True))
+    assert owners == [a.pk, b.pk, a.pk, b.pk]  # round-robin in a fixed order
+    web = Lead.objects.get(company="官网公司")
+    assert web.owner_id is None and web.pool_id == pool.pk and web.pool_entered_at is not None
+    note = ChangeLog.objects.get(object_type="lead", object_id=web.pk).note
+    assert "其余进公海" in note and "leads.csv" in note  # the rule that placed it, and the file it came from
+
+
+def test_an_import_whose_indexing_died_is_indexed_again_by_the_scheduler(rep, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    from search.models import SearchEntry
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": []}}
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    SearchEntry.objects.filter(object_type="lead").delete()  # the worker died before indexing
+    ImportJob.objects.filter(pk=job.pk).update(indexed=False)
+    assert actions.resume_interrupted() == 0  # within the grace period a live worker may still be at it
+    ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - datetime.timedelta(minutes=11))
+    assert actions.resume_interrupted() == 1
+    job.refresh_from_db()
+    assert job.indexed and SearchEntry.objects.filter(object_type="lead").count() == 2
