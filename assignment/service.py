@@ -274,7 +274,8 @@ def plan(leads: Iterable[Lead]) -> list[Decision]:
     return _Planner(leads, rules).plan()
 
 
-def _note(decision: Decision) -> str:
+def decision_note(decision: Decision) -> str:
+    """The history note of a placement: the rule, and the territory when one decided."""
     note = _("Assignment rule “%(rule)s”") % {"rule": decision.rule.name}
     if decision.territory is not None:
         note += " · " + _("territory “%(territory)s”") % {"territory": decision.territory.name}
@@ -320,7 +321,7 @@ def _apply(decisions: list[Decision], actor) -> list[Decision]:
                 actor=actor if getattr(actor, "pk", None) else None,
                 at=now,
                 changes=changes,
-                note=_note(d)[:500],
+                note=decision_note(d)[:500],
             )
         )
     for (owner_id, pool_id), ids in groups.items():
@@ -343,11 +344,12 @@ def _apply(decisions: list[Decision], actor) -> list[Decision]:
         lead.pool_entered_at = now if d.pool else None
         lead.version += 1
         lead.updated_at = now
-    _notify(moving, actor)
+    notify_assignees(moving, actor)
     return decisions
 
 
-def _notify(moving: list[Decision], actor) -> None:
+def notify_assignees(moving: list[Decision], actor) -> None:
+    """One in-app message per new owner for a batch (one lead named, or how many), never to the actor."""
     by_owner: dict[int, list[Decision]] = defaultdict(list)
     for d in moving:
         if d.owner is not None and d.owner.pk != getattr(actor, "pk", None):

@@ -447,7 +447,7 @@ class BatchWriter:
 
     def write(self, start: int, results: list[tuple]) -> bool:
         """Import one batch; False when the job moved on without it (cancelled, or another worker)."""
-        from assignment.service import active_rules
+        from assignment.service import plan
         from leads.models import Lead
 
         job = self.job
@@ -511,22 +511,17 @@ class BatchWriter:
                 PendingLead(number, values, owner.pk if owner else job.created_by_id, now)
                 for number, values, _fp, owner in to_create
             ]
-            rules = active_rules()
             decisions = {}
-            if rules:
-                from assignment.service import _Planner
-
-                unowned = [p for p, row in zip(pending, to_create, strict=True) if not row[3]]
-                for p in unowned:
-                    p.owner_id = None
-                planned = _Planner(unowned, rules).plan() if unowned else []
-                for p, decision in zip(unowned, planned, strict=True):
-                    if decision.matched:
-                        decisions[p.row_number] = decision
-                        p.owner_id = decision.owner.pk if decision.owner else None
-                        p.pool_id = decision.pool.pk if decision.pool else None
-                    else:
-                        p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
+            unowned = [p for p, row in zip(pending, to_create, strict=True) if not row[3]]
+            for p in unowned:
+                p.owner_id = None
+            for p, decision in zip(unowned, plan(unowned), strict=True):
+                if decision.matched:
+                    decisions[p.row_number] = decision
+                    p.owner_id = decision.owner.pk if decision.owner else None
+                    p.pool_id = decision.pool.pk if decision.pool else None
+                else:
+                    p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
             self.insert(pending, to_create, decisions, now)
             for p in pending:
                 outcomes.append((p.row_number, RowOutcome.CREATED, p.pk, {}, []))
@@ -542,10 +537,9 @@ class BatchWriter:
                 rejected_count=F("rejected_count") + counts[RowOutcome.REJECTED],
             )
             if decisions:
-                from assignment.service import _notify
+                from assignment.service import notify_assignees
 
-                moving = [d for d in decisions.values() if d.owner is not None or d.pool is not None]
-                _notify(moving, job.created_by)
+                notify_assignees(list(decisions.values()), job.created_by)
         return True
 
     def check_duplicates(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
@@ -603,7 +597,7 @@ class BatchWriter:
         ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True)
         for p, pk in zip(pending, ids, strict=True):
             p.pk = pk
-        from assignment.service import _note
+        from assignment.service import decision_note
 
         entries = []
         empty = self.adapt_changes([])
@@ -615,7 +609,7 @@ class BatchWriter:
             if decision is not None:
                 key = (decision.rule.pk, decision.territory.pk if decision.territory else None)
                 if key not in rule_notes:
-                    rule_notes[key] = " · " + _note(decision)
+                    rule_notes[key] = " · " + decision_note(decision)
                 note += rule_notes[key]
             entries.append((ObjectType.LEAD, p.pk, str(p)[:300], HistoryAction.CREATE, actor, stamp, empty, note[:500]))
         insert_rows(
