@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.bulk import insert_rows
+from core.bulk import adapt_value, insert_rows
 from core.choices import Action, HistoryAction, ObjectType
 from core.models import ChangeLog
 from core.permissions import can, owner_assignable
@@ -418,9 +418,6 @@ class BatchWriter:
     """Writes normalised batches: one transaction per batch, which also advances the job's cursor."""
 
     def __init__(self, job: ImportJob):
-        from core.bulk import adapt_value
-        from leads.models import Lead
-
         self.job = job
         self.owners = _Owners(job.created_by)
         self.insert_columns = (
@@ -439,7 +436,6 @@ class BatchWriter:
             "facts",
             "is_locked",
         )
-        self.adapt = lambda column, value: adapt_value(Lead, column, value)
         self.file_note = _("Imported from %(file)s, row %(row)s")
 
     def reject(self, number: int, reasons: dict, cells: list) -> tuple:
@@ -580,8 +576,8 @@ class BatchWriter:
         if not pending:
             return
         job = self.job
-        stamp = self.adapt("created_at", now)
-        facts = self.adapt("facts", {})
+        stamp = adapt_value(Lead, "created_at", now)
+        facts = adapt_value(Lead, "facts", {})
         tail = (stamp, stamp, job.created_by_id, 1, LeadStatus.NEW, "", "", facts, False)
         lead_rows = [
             (
@@ -600,7 +596,7 @@ class BatchWriter:
         from assignment.service import decision_note
 
         entries = []
-        empty = self.adapt_changes([])
+        empty = adapt_value(ChangeLog, "changes", [])
         actor = job.created_by_id
         rule_notes: dict[tuple, str] = {}
         for p in pending:
@@ -627,7 +623,6 @@ class BatchWriter:
 
     def record(self, outcomes: list[tuple]) -> None:
         """One ImportRow per row, in row order; JSON adapted only where there is something to say."""
-        from core.bulk import adapt_value
 
         def adapt(column, value, empty):
             return empty if not value else adapt_value(ImportRow, column, value)
@@ -649,12 +644,6 @@ class BatchWriter:
             ],
             ready=True,
         )
-
-    @staticmethod
-    def adapt_changes(value):
-        from core.bulk import adapt_value
-
-        return adapt_value(ChangeLog, "changes", value)
 
 
 # --- reading the file, in a helper process when it pays -----------------------------------------------
