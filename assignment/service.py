@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core import history
 from core.choices import Action, HistoryAction, ObjectType, ShareAccess
-from core.conditions import predicate
+from core.conditions import fields_of, predicate
 from core.models import ChangeLog, RecordShare
 from core.notify import notify
 from core.permissions import user_is_usable
@@ -91,6 +91,7 @@ class _Planner:
         self._territory_by_code: dict[str, Territory] | None = None
         self._teams: dict[int, list] = {}
         self._members: dict[int, list] = {}
+        self._ids: dict[str, list[int]] = {}
         self.tests = [(rule, predicate(rule.conditions or {"all": []}, ObjectType.LEAD)) for rule in rules]
 
     # --- territories --------------------------------------------------------------------
@@ -133,16 +134,38 @@ class _Planner:
 
     # --- planning -----------------------------------------------------------------------
 
-    def candidates(self) -> tuple[dict[int, list[AssignmentRule]], set[str], set[int]]:
-        """Per lead the rules whose conditions hold; the cursors and users they may need."""
-        matches: dict[int, list[AssignmentRule]] = {}
+    def signature(self):
+        """A function giving the values the rules and territories read from a lead, or None when a rule
+        reads something that is not a plain field (facts): leads with equal signatures match the same rules."""
+        names: set[str] = set()
+        for rule in self.rules:
+            names |= fields_of(rule.conditions or {})
+        if any(name.startswith("fact:") for name in names):
+            return None
+        names.discard("region")  # the region codes are always part of the signature (territories)
+        attrs = (*sorted(names), "district_code", "city_code", "province_code")
+        return lambda lead: tuple(getattr(lead, attr, None) for attr in attrs)
+
+    def candidates(self) -> tuple[list[list[AssignmentRule]], set[str], set[int]]:
+        """Per lead the rules whose conditions hold; the cursors and users they may need. Conditions and
+        territories are checked once per distinct signature, not once per lead."""
+        matches: list[list[AssignmentRule]] = []
         keys: set[str] = set()
         users: set[int] = set()
         seen_rules: set[int] = set()
         seen_territories: set[int] = set()
-        for index, lead in enumerate(self.leads):
+        signature = self.signature()
+        known: dict[tuple, list[AssignmentRule]] = {}
+        for lead in self.leads:
+            key = signature(lead) if signature is not None else None
+            found = known.get(key) if key is not None else None
+            if found is not None:
+                matches.append(found)
+                continue
             found = [rule for rule, holds in self.tests if holds(lead)]
-            matches[index] = found
+            if key is not None:
+                known[key] = found
+            matches.append(found)
             for rule in found:
                 if rule.strategy == Strategy.TERRITORY:
                     territory = self.territory_for(lead)
@@ -198,7 +221,9 @@ class _Planner:
     def rotate(self, key: str, team: list, rule_cap: int | None):
         """The next available user after the one picked last, in the team's fixed order."""
         cursor = self.cursors[key]
-        ids = [u.pk for u in team]
+        ids = self._ids.get(key)
+        if ids is None:
+            ids = self._ids[key] = [u.pk for u in team]
         if cursor.last_user_id in ids:
             start = ids.index(cursor.last_user_id) + 1
         else:  # never used (position -1), or the last picked user left the list: his successor moved up

@@ -673,9 +673,9 @@ def refresh_name_keys(object_type: str, pk: int, name: Name) -> None:
     )
 
 
-def write_name_keys(object_type: str, rows: list[tuple[int, str]], *, replace_ids=()) -> int:
+def write_name_keys(object_type: str, rows: list[tuple], *, replace_ids=(), prepared: bool = False) -> int:
     """NameKey rows for (pk, name) pairs in bulk; the keys of `replace_ids` are dropped first, so a
-    repeated run leaves one set. Returns how many keys were written."""
+    repeated run leaves one set. `prepared`: `rows` are name_key_rows() already. Returns how many keys were written."""
     from core.bulk import insert_rows
 
     from .models import NameKey
@@ -683,15 +683,23 @@ def write_name_keys(object_type: str, rows: list[tuple[int, str]], *, replace_id
     ids = list(replace_ids)
     for start in range(0, len(ids), 5000):
         NameKey.objects.filter(object_type=object_type, object_id__in=ids[start : start + 5000]).delete()
+    keys = rows if prepared else name_key_rows(object_type, rows)
+    insert_rows(NameKey, ("object_type", "object_id", "key"), keys, ready=True)
+    return len(keys)
+
+
+def name_key_rows(object_type: str, rows: list[tuple[int, str]]) -> list[tuple[str, int, str]]:
+    """The NameKey rows of (pk, name) pairs: pure computation, so an import can do it in a helper process.
+    Pass the result as `rows` with `prepared=True` to write_name_keys."""
     memo: dict[str, set[str]] = {}
     keys = []
+    kind = str(object_type)
     for pk, text in rows:
         found = memo.get(text)
         if found is None:
             found = memo[text] = name_keys(normalize_name.__wrapped__(text or ""))
-        keys.extend((str(object_type), pk, key) for key in sorted(found))
-    insert_rows(NameKey, ("object_type", "object_id", "key"), keys, ready=True)
-    return len(keys)
+        keys.extend((kind, pk, key) for key in sorted(found))
+    return keys
 
 
 def backfill_keys(

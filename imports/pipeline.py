@@ -32,6 +32,18 @@ from .models import ImportFingerprint, ImportJob, ImportRow
 from .parsing import iter_rows
 
 BATCH_SIZE = 10000
+
+
+def rows_per_batch(total_rows: int) -> int:
+    """Rows per transaction: BATCH_SIZE, and up to five times that for big files (a twentieth of the file).
+
+    Each commit writes back every page of the random-key indexes (phone, email, name keys, fingerprints)
+    that its rows touched; at a million rows a batch of 10,000 already touches most of them, so fewer,
+    bigger batches write far less. The write lock is then held a few seconds at a time, well within the
+    busy timeout other writers wait for."""
+    if total_rows < 20 * BATCH_SIZE:
+        return BATCH_SIZE
+    return min(5 * BATCH_SIZE, total_rows // 20)
 _MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STRIP = re.compile(r"[\s\-()（）]")
@@ -692,7 +704,7 @@ def use_helper_process(job: ImportJob) -> bool:
 
 def normalised_batches(job: ImportJob, skip: int):
     """Batches of normalised rows from row `skip` on: from a helper process or from this one."""
-    args = (job.file.path, job.kind, skip, dict(job.mapping), job.default_source, BATCH_SIZE)
+    args = (job.file.path, job.kind, skip, dict(job.mapping), job.default_source, rows_per_batch(job.total_rows))
     if not use_helper_process(job):
         yield from _normalised(*args)
         return
@@ -766,30 +778,71 @@ def run_job(job_id: int) -> ImportJob:
     return job
 
 
-INDEX_CHUNK = 5000
+INDEX_CHUNK = 20000  # leads per indexing transaction (and per SQL `IN` list: below SQLite's 32,766 variables)
+
+
+def ahead(function, items, *, parallel: bool):
+    """`function(item)` for each item, in order; with `parallel`, computed in a forked helper process one
+    item ahead, so the caller's database work on one result overlaps the computation of the next.
+
+    `items` is consumed in the caller's process (it may read the database); `function` must not touch
+    the database and gets and returns plain picklable values."""
+    if not parallel or "fork" not in multiprocessing.get_all_start_methods():
+        for item in items:
+            yield function(item)
+        return
+    with multiprocessing.get_context("fork").Pool(1) as helper:
+        pending = None
+        for item in items:
+            submitted = helper.apply_async(function, (item,))
+            if pending is not None:
+                yield pending.get()
+            pending = submitted
+        if pending is not None:
+            yield pending.get()
+
+
+def _index_entries(chunk: tuple[list[int], list[tuple]]) -> tuple[list[int], list[tuple[int, str]], list[tuple]]:
+    """Search documents and abbreviation keys of a chunk's leads, given as (pk, company, contact, phone, email)."""
+    from dedupe.service import name_key_rows
+    from search.indexer import lead_document
+
+    ids, leads = chunk
+    documents = [(pk, lead_document(company, contact, phone, email)) for pk, company, contact, phone, email in leads]
+    return ids, documents, name_key_rows(ObjectType.LEAD, [(lead[0], lead[1]) for lead in leads])
 
 
 def index_job(job: ImportJob) -> None:
     """Search tokens and abbreviation keys for the leads the job created (derived data, built after the
     rows are in, like a search engine's index). Idempotent: a chunk's entries are replaced, not added, so
-    a restart simply runs it again; records deleted meanwhile are left out, edited ones indexed as they are now."""
+    a restart simply runs it again; records deleted meanwhile are left out, edited ones indexed as they are now.
+
+    Tokens (pinyin, initials, suffixes) are computed in a helper process for big jobs while this one
+    writes the previous chunk."""
+    from django.conf import settings
+
     from dedupe.service import write_name_keys
     from leads.models import Lead
-    from search.indexer import replace_index
+    from search.indexer import replace_documents
 
-    last = 0
     created = ImportRow.objects.filter(job=job, outcome=RowOutcome.CREATED).order_by("row_number")
-    while True:
-        chunk = list(created.filter(row_number__gt=last).values_list("row_number", "record_id")[:INDEX_CHUNK])
-        if not chunk:
-            break
-        last = chunk[-1][0]
-        ids = [pk for _n, pk in chunk if pk]
+
+    def chunks():
+        last = 0
+        while True:
+            chunk = list(created.filter(row_number__gt=last).values_list("row_number", "record_id")[:INDEX_CHUNK])
+            if not chunk:
+                return
+            last = chunk[-1][0]
+            ids = [pk for _n, pk in chunk if pk]
+            alive = Lead.objects.filter(pk__in=ids, deleted_at__isnull=True)
+            yield ids, list(alive.values_list("pk", "company", "contact_name", "phone", "email"))
+
+    threshold = settings.TIDE_IMPORT_PARALLEL_ROWS
+    parallel = threshold > 0 and job.created_count >= threshold
+    for ids, documents, keys in ahead(_index_entries, chunks(), parallel=parallel):
         with transaction.atomic():
-            leads = list(
-                Lead.objects.filter(pk__in=ids).only("pk", "company", "contact_name", "phone", "email", "deleted_at")
-            )
-            replace_index(ObjectType.LEAD, ids, leads)
-            write_name_keys(ObjectType.LEAD, [(lead.pk, lead.company) for lead in leads], replace_ids=ids)
+            replace_documents(ObjectType.LEAD, ids, documents)
+            write_name_keys(ObjectType.LEAD, keys, replace_ids=ids, prepared=True)
     ImportJob.objects.filter(pk=job.pk).update(indexed=True)
     job.indexed = True

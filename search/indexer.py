@@ -20,8 +20,13 @@ def _contact(c):
     return document(ObjectType.CONTACT, names=[c.name], phones=[c.mobile, c.phone], words=[c.email, c.wechat])
 
 
+def lead_document(company: str, contact_name: str, phone: str, email: str) -> str:
+    """A lead's tokens from its values alone (an import computes them in a helper process)."""
+    return document(ObjectType.LEAD, names=[company, contact_name], phones=[phone], words=[email])
+
+
 def _lead(lead):
-    return document(ObjectType.LEAD, names=[lead.company, lead.contact_name], phones=[lead.phone], words=[lead.email])
+    return lead_document(lead.company, lead.contact_name, lead.phone, lead.email)
 
 
 def _opportunity(o):
@@ -73,11 +78,18 @@ def bulk_index(records: Iterable, batch_size: int = 5000) -> int:
 def replace_index(object_type: str, ids: list[int], records: Iterable) -> int:
     """Rebuild the entries of `ids` from `records` (those of them still alive): delete, then insert in bulk.
     Safe to repeat, which is what a resumed import needs."""
+
+    builder = BUILDERS[object_type]
+    documents = [(r.pk, builder(r)) for r in records if getattr(r, "deleted_at", None) is None]
+    return replace_documents(object_type, ids, documents)
+
+
+def replace_documents(object_type: str, ids: list[int], documents: list[tuple[int, str]]) -> int:
+    """replace_index with the (pk, tokens) documents already built."""
     from core.bulk import insert_rows
 
     for start in range(0, len(ids), 5000):
         SearchEntry.objects.filter(object_type=object_type, object_id__in=ids[start : start + 5000]).delete()
-    builder = BUILDERS[object_type]
-    rows = [(str(object_type), r.pk, builder(r)) for r in records if getattr(r, "deleted_at", None) is None]
-    insert_rows(SearchEntry, ("object_type", "object_id", "tokens"), rows, ready=True)
-    return len(rows)
+    kind = str(object_type)
+    insert_rows(SearchEntry, ("object_type", "object_id", "tokens"), [(kind, pk, t) for pk, t in documents], ready=True)
+    return len(documents)

@@ -413,3 +413,43 @@ def test_rerun_from_the_list_page(org, reps, web_for):
         'data-testid="rerun-assignment"'
         not in web_for(org.user("viewer", org.sh, scope=Scope.OWN, actions=("view",))).get("/leads/").content.decode()
     )
+
+
+def test_a_batch_matches_each_lead_as_if_it_came_alone(org, reps):
+    """A batch checks each distinct combination of the fields the rules read once; leads that differ
+    only in one of those fields (score, region, a fact) must still meet different rules."""
+    from assignment.service import plan
+    from core.conditions import evaluate
+    from leads.models import Lead
+
+    hot = rule(
+        org, name="hot", strategy="users", members=[reps[0]], conditions={"field": "score", "op": "gte", "value": 50}
+    )
+    east = rule(
+        org, name="east", strategy="users", members=[reps[1]], conditions={"field": "region", "op": "in", "value": ["31"]}
+    )
+    rule(org, name="rest", strategy="users", members=[reps[2]], conditions={})
+    batch = [
+        Lead(company=f"批{i}", source="api", score=score, province_code=province)
+        for i, (score, province) in enumerate([(80, "44"), (10, "44"), (80, "31"), (10, "31"), (10, "44"), (90, "11")])
+    ]
+    names = [d.rule.name for d in plan(batch)]
+    assert names == ["hot", "rest", "hot", "east", "rest", "hot"]
+    alone = [next((r.name for r in (hot, east) if evaluate(r.conditions, lead, "lead")), "rest") for lead in batch]
+    assert names == alone
+    # a rule on a fact: leads that differ only in their facts
+    facts = rule(
+        org,
+        name="facts",
+        strategy="users",
+        members=[reps[1]],
+        conditions={"field": "fact:has_project", "op": "is_true"},
+    )
+    from assignment import actions
+
+    actions.move_rule(rule=facts, user=org.admin, direction="up")
+    actions.move_rule(rule=facts, user=org.admin, direction="up")
+    actions.move_rule(rule=facts, user=org.admin, direction="up")
+    twins = [Lead(company="甲", score=10, facts={"has_project": True}), Lead(company="乙", score=10, facts={})]
+    assert [d.rule.name for d in plan(twins)] == ["facts", "rest"]
+    assert Lead.objects.count() == 0  # planning writes no lead

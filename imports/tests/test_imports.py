@@ -264,11 +264,28 @@ def outcomes_of(job):
     return sorted(ImportRow.objects.filter(job=job).values_list("row_number", "outcome", "reasons"))
 
 
+def index_of_leads():
+    """Search tokens and abbreviation keys of the live leads, by company (ids differ between runs)."""
+    from dedupe.models import NameKey
+    from search.models import SearchEntry
+
+    companies = dict(Lead.objects.values_list("pk", "company"))
+    entries = SearchEntry.objects.filter(object_type="lead", object_id__in=companies)
+    keys = NameKey.objects.filter(object_type="lead", object_id__in=companies)
+    return (
+        sorted((companies[e.object_id], e.tokens) for e in entries),
+        sorted((companies[k.object_id], k.key) for k in keys),
+    )
+
+
 def test_a_helper_process_normalises_big_files_with_the_same_outcomes(rep, settings):
-    """Above the threshold a forked helper reads and normalises; every row must end the same way."""
+    """Above the threshold a forked helper reads and normalises, and another builds the search tokens;
+    every row must end the same way and be found by the same tokens and abbreviation keys."""
     settings.TIDE_IMPORT_PARALLEL_ROWS = 0
     small = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
     in_process = [(n, o, r) for n, o, r in outcomes_of(small)]
+    index_in_process = index_of_leads()
+    assert index_in_process[0] and index_in_process[1]
     Lead.all_objects.all().delete()
     ImportJob.objects.all().delete()
     settings.TIDE_IMPORT_PARALLEL_ROWS = 1
@@ -278,6 +295,7 @@ def test_a_helper_process_normalises_big_files_with_the_same_outcomes(rep, setti
     assert job.status == JobStatus.DONE and job.indexed
     assert outcomes_of(job) == in_process
     assert (job.created_count, job.rejected_count, job.skipped_count) == (3, 2, 1)
+    assert index_of_leads() == index_in_process
 
 
 def test_the_new_leads_become_searchable_and_findable_by_abbreviation(rep):
