@@ -426,7 +426,11 @@ def test_a_batch_matches_each_lead_as_if_it_came_alone(org, reps):
         org, name="hot", strategy="users", members=[reps[0]], conditions={"field": "score", "op": "gte", "value": 50}
     )
     east = rule(
-        org, name="east", strategy="users", members=[reps[1]], conditions={"field": "region", "op": "in", "value": ["31"]}
+        org,
+        name="east",
+        strategy="users",
+        members=[reps[1]],
+        conditions={"field": "region", "op": "in", "value": ["31"]},
     )
     rule(org, name="rest", strategy="users", members=[reps[2]], conditions={})
     batch = [
