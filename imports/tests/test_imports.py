@@ -403,3 +403,12 @@ def test_an_import_whose_indexing_died_is_indexed_again_by_the_scheduler(rep, se
     assert actions.resume_interrupted() == 1
     job.refresh_from_db()
     assert job.indexed and SearchEntry.objects.filter(object_type="lead").count() == 2
+
+
+def test_big_files_commit_in_bigger_batches_within_a_bounded_write_lock():
+    """A million-row file commits every 50,000 rows (fewer index page write-backs); small files keep the
+    base size, and no file holds the write lock for more than five base batches at a time."""
+    base = pipeline.BATCH_SIZE
+    assert pipeline.rows_per_batch(25) == pipeline.rows_per_batch(150_000) == base
+    assert base < pipeline.rows_per_batch(300_000) < 5 * base
+    assert pipeline.rows_per_batch(1_000_000) == pipeline.rows_per_batch(50_000_000) == 5 * base
