@@ -44,6 +44,8 @@ def rows_per_batch(total_rows: int) -> int:
     if total_rows < 20 * BATCH_SIZE:
         return BATCH_SIZE
     return min(5 * BATCH_SIZE, total_rows // 20)
+
+
 _MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STRIP = re.compile(r"[\s\-()（）]")

@@ -34,6 +34,7 @@ from core.permissions import can
 from core.workdays import WorkCalendar, start_of_day
 
 from .choices import (
+    POOL_HISTORY_TYPE,
     ClaimAction,
     HolidaySource,
     NotificationKind,
@@ -115,6 +116,70 @@ def _departments(ids, field: str):
     return found
 
 
+def _shown(instance, name: str) -> str:
+    value = getattr(instance, name)
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if value is None or value == "" or value == {} or value == []:
+        return ""
+    display = getattr(instance, f"get_{name}_display", None)
+    if display is not None:
+        return str(display())
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _pool_snapshot(pool: Pool) -> dict[str, str]:
+    shown = {name: _shown(pool, name) for name in POOL_FIELDS}
+    if pool.pk:
+        shown["member_departments"] = ", ".join(sorted(str(d) for d in pool.member_departments.all()))
+        shown["member_users"] = ", ".join(sorted(str(u) for u in pool.member_users.all()))
+        shown["admins"] = ", ".join(sorted(str(u) for u in pool.admins.all()))
+    return shown
+
+
+def _pool_labels() -> dict:
+    names = (*POOL_FIELDS, "member_departments", "member_users", "admins")
+    return {name: Pool._meta.get_field(name).verbose_name for name in names}
+
+
+def _rule_snapshot(rule: RecyclingRule) -> dict[str, str]:
+    return {name: _shown(rule, name) for name in RULE_FIELDS}
+
+
+def _rule_labels() -> dict:
+    return {name: RecyclingRule._meta.get_field(name).verbose_name for name in RULE_FIELDS}
+
+
+def _log_settings(kind: str, instance, action: str, user, changes=(), note: str = "") -> None:
+    """History of the pool settings: who changed which limit, member or rule, and when."""
+    ChangeLog.objects.create(
+        object_type=kind,
+        object_id=instance.pk,
+        object_repr=str(instance)[:300],
+        action=action,
+        actor=user if getattr(user, "pk", None) else None,
+        changes=list(changes),
+        note=note[:500],
+    )
+
+
+def _rule_note(rule: RecyclingRule) -> str:
+    return _("Recycling rule “%(rule)s”") % {"rule": rule}
+
+
+def settings_history(pool: Pool):
+    """The pool's settings history (its limits, members and recycling rules), newest first."""
+    return (
+        ChangeLog.objects.filter(object_type=POOL_HISTORY_TYPE, object_id=pool.pk)
+        .select_related("actor")
+        .order_by("-at", "-id")
+    )
+
+
 def _set_members(pool, member_department_ids, member_user_ids, admin_ids) -> None:
     if member_department_ids is not None:
         pool.member_departments.set(_departments(member_department_ids, "member_department_ids"))
@@ -135,6 +200,8 @@ def create_pool(*, user, data: dict, member_department_ids=None, member_user_ids
     _set_members(pool, member_department_ids, member_user_ids, admin_ids)
     if admin_ids is None and not user.is_superuser:
         pool.admins.add(user)
+    changes = history.changes_between({}, _pool_snapshot(pool), _pool_labels())
+    _log_settings(POOL_HISTORY_TYPE, pool, HistoryAction.CREATE, user, changes)
     return pool
 
 
@@ -145,6 +212,7 @@ def update_pool(*, pool: Pool, user, data: dict, member_department_ids=None, mem
         raise PermissionDeniedError(_("Only the pool's administrators may change it."))
     if admin_ids is not None and not is_pool_superadmin(user) and int(user.pk) not in {int(i) for i in admin_ids}:
         raise ValidationError({"admin_ids": [_("You cannot remove yourself from the pool's administrators.")]})
+    before = _pool_snapshot(current)
     changes = {k: v for k, v in data.items() if k in POOL_FIELDS}
     kind_changes = "object_type" in changes and changes["object_type"] != current.object_type
     if kind_changes and (current.model.all_objects.filter(pool=current).exists() or current.rules.exists()):
@@ -155,6 +223,9 @@ def update_pool(*, pool: Pool, user, data: dict, member_department_ids=None, mem
     current.full_clean()
     current.save()
     _set_members(current, member_department_ids, member_user_ids, admin_ids)
+    logged = history.changes_between(before, _pool_snapshot(current), _pool_labels())
+    if logged:
+        _log_settings(POOL_HISTORY_TYPE, current, HistoryAction.UPDATE, user, logged)
     return current
 
 
@@ -170,7 +241,9 @@ def delete_pool(*, pool: Pool, user) -> None:
             status=409,
         )
     try:
-        pool.delete()
+        with transaction.atomic():
+            _log_settings(POOL_HISTORY_TYPE, pool, HistoryAction.DELETE, user)
+            pool.delete()
     except ProtectedError:
         raise DomainError(
             _("Other settings still use this pool; deactivate it instead."), code="pool_in_use", status=409
@@ -188,6 +261,8 @@ def create_rule(*, pool: Pool, user, data: dict) -> RecyclingRule:
     rule = RecyclingRule(pool=pool, **{k: v for k, v in data.items() if k in RULE_FIELDS})
     rule.full_clean()
     rule.save()
+    changes = history.changes_between({}, _rule_snapshot(rule), _rule_labels())
+    _log_settings(POOL_HISTORY_TYPE, pool, HistoryAction.UPDATE, user, changes, note=_rule_note(rule))
     return rule
 
 
@@ -195,18 +270,24 @@ def create_rule(*, pool: Pool, user, data: dict) -> RecyclingRule:
 def update_rule(*, rule: RecyclingRule, user, data: dict) -> RecyclingRule:
     current = RecyclingRule.objects.select_for_update().select_related("pool").get(pk=rule.pk)
     _check_rule_admin(current.pool, user)
+    before = _rule_snapshot(current)
     for key, value in data.items():
         if key in RULE_FIELDS:
             setattr(current, key, value)
     current.updated_at = timezone.now()
     current.full_clean()
     current.save()
+    changes = history.changes_between(before, _rule_snapshot(current), _rule_labels())
+    if changes:
+        _log_settings(POOL_HISTORY_TYPE, current.pool, HistoryAction.UPDATE, user, changes, note=_rule_note(current))
     return current
 
 
 @transaction.atomic
 def delete_rule(*, rule: RecyclingRule, user) -> None:
     _check_rule_admin(rule.pool, user)
+    note = _("Recycling rule “%(rule)s” removed") % {"rule": rule}
+    _log_settings(POOL_HISTORY_TYPE, rule.pool, HistoryAction.UPDATE, user, note=note)
     rule.delete()
 
 

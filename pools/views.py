@@ -236,7 +236,14 @@ def pool_settings(request, pk):
     return render(
         request,
         "pools/form.html",
-        {"form": form, "pool": pool, "tab": "settings", "title": _("Settings"), "cancel": pool.get_absolute_url()},
+        {
+            "form": form,
+            "pool": pool,
+            "tab": "settings",
+            "title": _("Settings"),
+            "cancel": pool.get_absolute_url(),
+            "history": actions.settings_history(pool)[:30],
+        },
     )
 
 

@@ -268,3 +268,33 @@ def test_pool_page_does_not_query_per_row(world, web_for):
     for i in range(20):
         world.lead(f"线索{i}", province_code="44", city_code="4403", industry="software")
     assert queries() == few
+
+
+@pytest.mark.django_db
+def test_pool_settings_changes_are_in_its_history(world, api_for, web_for):
+    """Who changed a limit, a member or a recycling rule, and from what to what, is on the settings page."""
+    from core.models import ChangeLog
+    from pools.actions import settings_history
+
+    path = f"/pools/{world.lead_pool.pk}"
+    api = api_for(world.boss)
+    assert api.patch(path, {"daily_claim_limit": 5, "member_user_ids": [world.outsider.pk]}).status_code == 200
+    assert api.patch(path, {"daily_claim_limit": 5}).status_code == 200  # nothing changed: no entry
+    r = api.post(f"{path}/rules", {"name": "30天未跟进", "kind": "no_followup", "days": 30})
+    assert r.status_code == 201, r.json_body
+    assert api.patch(f"{path}/rules/{r.json_body['id']}", {"days": 45}).status_code == 200
+    assert api.delete(f"{path}/rules/{r.json_body['id']}").status_code in (200, 204)
+    entries = list(settings_history(world.lead_pool))
+    assert [e.actor for e in entries] == [world.boss] * 4
+    removed, days, created, limits = entries
+    assert "30天未跟进" in removed.note
+    assert [(c["field"], c["old"], c["new"]) for c in days.changes] == [("days", "30", "45")]
+    assert "30天未跟进" in created.note and any(c["field"] == "kind" for c in created.changes)
+    assert {(c["field"], c["old"], c["new"]) for c in limits.changes} == {
+        ("daily_claim_limit", "", "5"),
+        ("member_users", "", str(world.outsider)),
+    }
+    page = web_for(world.boss).get(f"/pools/{world.lead_pool.pk}/settings/").content.decode()
+    assert "30天未跟进" in page and str(world.outsider) in page
+    # the pool's kind field (which records it holds) does not collide with the history's object type
+    assert not ChangeLog.objects.filter(object_type="lead", object_id=world.lead_pool.pk).exists()
