@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 
 from django.db import models
 from django.utils import timezone
@@ -23,6 +24,8 @@ def display_value(instance, field_name: str) -> str:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return "✓" if value else "✗"
+    if isinstance(value, dict | list):  # JSON settings (per-grade days, conditions): stable text, "" when empty
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, datetime.date | decimal.Decimal):
@@ -51,9 +54,10 @@ def diff(instance, before: dict[str, str], after: dict[str, str]) -> list[dict]:
     return changes_between(before, after, field_labels(instance))
 
 
-def write(*, instance, action: str, actor, changes=(), note: str = "") -> ChangeLog:
+def write(*, instance, action: str, actor, changes=(), note: str = "", object_type: str = "") -> ChangeLog:
+    """`object_type`: for settings whose own `object_type` field means something else (a pool's kind)."""
     return ChangeLog.objects.create(
-        object_type=instance.object_type,
+        object_type=object_type or instance.object_type,
         object_id=instance.pk,
         object_repr=str(instance)[:300],
         action=action,

@@ -116,24 +116,8 @@ def _departments(ids, field: str):
     return found
 
 
-def _shown(instance, name: str) -> str:
-    value = getattr(instance, name)
-    if isinstance(value, bool):
-        return "✓" if value else "✗"
-    if value is None or value == "" or value == {} or value == []:
-        return ""
-    display = getattr(instance, f"get_{name}_display", None)
-    if display is not None:
-        return str(display())
-    if isinstance(value, dict | list):
-        import json
-
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
 def _pool_snapshot(pool: Pool) -> dict[str, str]:
-    shown = {name: _shown(pool, name) for name in POOL_FIELDS}
+    shown = {name: history.display_value(pool, name) for name in POOL_FIELDS}
     if pool.pk:
         shown["member_departments"] = ", ".join(sorted(str(d) for d in pool.member_departments.all()))
         shown["member_users"] = ", ".join(sorted(str(u) for u in pool.member_users.all()))
@@ -147,24 +131,16 @@ def _pool_labels() -> dict:
 
 
 def _rule_snapshot(rule: RecyclingRule) -> dict[str, str]:
-    return {name: _shown(rule, name) for name in RULE_FIELDS}
+    return {name: history.display_value(rule, name) for name in RULE_FIELDS}
 
 
 def _rule_labels() -> dict:
     return {name: RecyclingRule._meta.get_field(name).verbose_name for name in RULE_FIELDS}
 
 
-def _log_settings(kind: str, instance, action: str, user, changes=(), note: str = "") -> None:
-    """History of the pool settings: who changed which limit, member or rule, and when."""
-    ChangeLog.objects.create(
-        object_type=kind,
-        object_id=instance.pk,
-        object_repr=str(instance)[:300],
-        action=action,
-        actor=user if getattr(user, "pk", None) else None,
-        changes=list(changes),
-        note=note[:500],
-    )
+def _log_settings(pool: Pool, action: str, user, changes=(), note: str = "") -> None:
+    """History of the pool settings (its limits, members and rules): who changed what, and when."""
+    history.write(instance=pool, action=action, actor=user, changes=changes, note=note, object_type=POOL_HISTORY_TYPE)
 
 
 def _rule_note(rule: RecyclingRule) -> str:
@@ -201,7 +177,7 @@ def create_pool(*, user, data: dict, member_department_ids=None, member_user_ids
     if admin_ids is None and not user.is_superuser:
         pool.admins.add(user)
     changes = history.changes_between({}, _pool_snapshot(pool), _pool_labels())
-    _log_settings(POOL_HISTORY_TYPE, pool, HistoryAction.CREATE, user, changes)
+    _log_settings(pool, HistoryAction.CREATE, user, changes)
     return pool
 
 
@@ -225,7 +201,7 @@ def update_pool(*, pool: Pool, user, data: dict, member_department_ids=None, mem
     _set_members(current, member_department_ids, member_user_ids, admin_ids)
     logged = history.changes_between(before, _pool_snapshot(current), _pool_labels())
     if logged:
-        _log_settings(POOL_HISTORY_TYPE, current, HistoryAction.UPDATE, user, logged)
+        _log_settings(current, HistoryAction.UPDATE, user, logged)
     return current
 
 
@@ -242,7 +218,7 @@ def delete_pool(*, pool: Pool, user) -> None:
         )
     try:
         with transaction.atomic():
-            _log_settings(POOL_HISTORY_TYPE, pool, HistoryAction.DELETE, user)
+            _log_settings(pool, HistoryAction.DELETE, user)
             pool.delete()
     except ProtectedError:
         raise DomainError(
@@ -262,7 +238,7 @@ def create_rule(*, pool: Pool, user, data: dict) -> RecyclingRule:
     rule.full_clean()
     rule.save()
     changes = history.changes_between({}, _rule_snapshot(rule), _rule_labels())
-    _log_settings(POOL_HISTORY_TYPE, pool, HistoryAction.UPDATE, user, changes, note=_rule_note(rule))
+    _log_settings(pool, HistoryAction.UPDATE, user, changes, note=_rule_note(rule))
     return rule
 
 
@@ -279,7 +255,7 @@ def update_rule(*, rule: RecyclingRule, user, data: dict) -> RecyclingRule:
     current.save()
     changes = history.changes_between(before, _rule_snapshot(current), _rule_labels())
     if changes:
-        _log_settings(POOL_HISTORY_TYPE, current.pool, HistoryAction.UPDATE, user, changes, note=_rule_note(current))
+        _log_settings(current.pool, HistoryAction.UPDATE, user, changes, note=_rule_note(current))
     return current
 
 
@@ -287,7 +263,7 @@ def update_rule(*, rule: RecyclingRule, user, data: dict) -> RecyclingRule:
 def delete_rule(*, rule: RecyclingRule, user) -> None:
     _check_rule_admin(rule.pool, user)
     note = _("Recycling rule “%(rule)s” removed") % {"rule": rule}
-    _log_settings(POOL_HISTORY_TYPE, rule.pool, HistoryAction.UPDATE, user, note=note)
+    _log_settings(rule.pool, HistoryAction.UPDATE, user, note=note)
     rule.delete()
 
 

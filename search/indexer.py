@@ -75,17 +75,9 @@ def bulk_index(records: Iterable, batch_size: int = 5000) -> int:
     return count
 
 
-def replace_index(object_type: str, ids: list[int], records: Iterable) -> int:
-    """Rebuild the entries of `ids` from `records` (those of them still alive): delete, then insert in bulk.
-    Safe to repeat, which is what a resumed import needs."""
-
-    builder = BUILDERS[object_type]
-    documents = [(r.pk, builder(r)) for r in records if getattr(r, "deleted_at", None) is None]
-    return replace_documents(object_type, ids, documents)
-
-
 def replace_documents(object_type: str, ids: list[int], documents: list[tuple[int, str]]) -> int:
-    """replace_index with the (pk, tokens) documents already built."""
+    """Rebuild the entries of `ids` from (pk, tokens) documents of those still alive: delete, then insert
+    in bulk. Safe to repeat, which is what a resumed import needs."""
     from core.bulk import insert_rows
 
     for start in range(0, len(ids), 5000):
