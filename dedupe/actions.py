@@ -242,6 +242,28 @@ def _ancestors(model, record) -> list[int]:
     return seen
 
 
+# What a merge moved is stored under stable keys ("followups.followup", a model's label, or one of these) and
+# named in the reader's language when shown (MergeRecord.moved_display), not in the merger's.
+MOVED_CHILDREN, MOVED_TEAM, MOVED_HISTORY = "children", "team", "history"
+
+
+def moved_label(key: str) -> str:
+    """The name of what a merge moved under `key`, in the current language; older records kept text."""
+    from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
+
+    special = {MOVED_CHILDREN: _("child records"), MOVED_TEAM: _("team members"), MOVED_HISTORY: _("history entries")}
+    if key in special:
+        return str(special[key])
+    app_label, _dot, rest = key.partition(".")
+    model_name, _dot, field_name = rest.partition(".")
+    try:
+        model = apps.get_model(app_label, model_name)
+        return str(model._meta.get_field(field_name).verbose_name if field_name else model._meta.verbose_name_plural)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return key
+
+
 def _move_m2m(through, own: str, other: str, loser_pk: int, survivor_pk: int) -> int:
     existing = through.objects.filter(**{own: survivor_pk}).values_list(other, flat=True)
     through.objects.filter(**{own: loser_pk, f"{other}__in": list(existing)}).delete()
@@ -262,7 +284,7 @@ def _move_related(model, loser, survivor, user, now, note: str) -> dict[str, int
                 rel.through, rel.field.m2m_reverse_field_name(), rel.field.m2m_field_name(), loser.pk, survivor.pk
             )
             if count:
-                moved[str(related_model._meta.verbose_name_plural)] = count
+                moved[related_model._meta.label_lower] = count
             continue
         fk = rel.field
         if rel.one_to_one and related_model._base_manager.filter(**{fk.name: survivor.pk}).exists():
@@ -302,16 +324,14 @@ def _move_related(model, loser, survivor, user, now, note: str) -> dict[str, int
                 code="merge_conflict",
                 status=409,
             ) from None
-        key = str(related_model._meta.verbose_name_plural)
-        if related_model is model:
-            key = _("child records")
+        key = MOVED_CHILDREN if related_model is model else related_model._meta.label_lower
         moved[key] = moved.get(key, 0) + len(ids)
     for field in model._meta.many_to_many:
         count = _move_m2m(
             field.remote_field.through, field.m2m_field_name(), field.m2m_reverse_field_name(), loser.pk, survivor.pk
         )
         if count:
-            moved[str(field.verbose_name)] = count
+            moved[f"{model._meta.label_lower}.{field.name}"] = count
     ChangeLog.objects.bulk_create(entries, batch_size=1000)
     return moved
 
@@ -415,10 +435,10 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
     moved = _move_related(model, loser, survivor, user, now, note_loser)
     team = _move_team(object_type, loser, survivor)
     if team:
-        moved[str(_("team members"))] = team
+        moved[MOVED_TEAM] = team
     history_moved = ChangeLog.objects.filter(object_type=object_type, object_id=loser.pk).update(object_id=survivor.pk)
     if history_moved:
-        moved[str(_("history entries"))] = history_moved
+        moved[MOVED_HISTORY] = history_moved
     # 3. the survivor takes the picked values (an update like any other: permission, validation, history)
     if data:
         survivor = core_actions.update_record(

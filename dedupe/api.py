@@ -217,7 +217,10 @@ class MergeOut(Schema):
     merged_at: str
     picks: dict[str, str]
     fields: list[MergeFieldOut]
-    moved: dict[str, int]
+    moved: dict[str, int] = Field(
+        description="What moved to the survivor, by stable key: a model (`followups.followup`, "
+        "`contacts.contact` …), `children`, `team` or `history`, with how many"
+    )
 
 
 class PreviewFieldOut(Schema):
@@ -247,7 +250,7 @@ def _merge_out(record: MergeRecord) -> dict:
         "fields": [
             {k: row.get(k, "") for k in ("field", "label", "survivor", "loser", "kept")}
             | {"differs": bool(row.get("differs"))}
-            for row in record.fields
+            for row in record.fields_display()
         ],
         "moved": record.moved,
     }

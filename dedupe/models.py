@@ -84,7 +84,7 @@ class MergeRecord(models.Model):
     picks = models.JSONField(_("field choices"), default=dict, blank=True)
     # [{"field", "label", "survivor", "loser", "kept"}]: the values side by side, as shown when merging
     fields = models.JSONField(_("fields"), default=list, blank=True)
-    # {"follow-ups": 3, "contacts": 1, …}: what moved from the loser to the survivor
+    # {"followups.followup": 3, "contacts.contact": 1, "history": 5, …}: what moved from the loser to the survivor
     moved = models.JSONField(_("moved"), default=dict, blank=True)
 
     class Meta:
@@ -107,3 +107,16 @@ class MergeRecord(models.Model):
 
     def pick_of(self, field: str) -> str:
         return self.picks.get(field, MergePick.SURVIVOR)
+
+    def moved_display(self) -> list[tuple[str, int]]:
+        """What moved, named in the reader's language."""
+        from .actions import moved_label
+
+        return [(moved_label(key), count) for key, count in self.moved.items()]
+
+    def fields_display(self) -> list[dict]:
+        """The field rows with each field's label in the reader's language (the stored one if it is gone)."""
+        from .actions import merge_fields
+
+        labels = {f.key: f.label for f in merge_fields(self.object_type)}
+        return [row | {"label": str(labels.get(row.get("field"), row.get("label", "")))} for row in self.fields]

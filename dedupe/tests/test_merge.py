@@ -91,7 +91,9 @@ def test_an_account_merge_keeps_everything_of_both(org, rep, other, make, stage)
     assert not SearchEntry.objects.filter(object_type=A, object_id=loser.pk).exists()
     assert record == MergeRecord.objects.get(object_type=A, survivor_id=survivor.pk, loser_id=loser.pk)
     assert record.actor == rep and record.picks["credit_code"] == "loser" and record.picks["name"] == "survivor"
-    assert record.moved["contacts"] == 1 and record.moved["opportunities"] == 1 and record.moved["follow-ups"] == 1
+    moved = record.moved
+    assert moved["contacts.contact"] == moved["opportunities.opportunity"] == moved["followups.followup"] == 1
+    assert moved["children"] == 1 and moved["team"] == 1 and moved["history"] == loser_history
 
 
 def test_picked_values_update_the_search_index_and_the_duplicate_keys(org, rep, make):
@@ -248,6 +250,27 @@ def test_merge_through_the_api_with_a_preview_and_the_history(org, rep, other, m
     outsider = api_for(other)
     assert outsider.get("/duplicates/merges").json_body["results"] == []
     assert outsider.get(f"/duplicates/merges/{body['id']}").status_code == 404
+
+
+def test_a_merge_reads_in_the_readers_language_whoever_made_it(org, rep, make, api_for, web_for):
+    """Made by a rep working in Chinese, reviewed by a manager in English: labels follow the reader."""
+    from django.utils import translation
+
+    survivor = make.lead(rep, company="甲方科技", phone="13800138000")
+    loser = make.lead(rep, company="甲方科技有限公司", phone="13900139000")
+    followup(rep, lead=loser)
+    with translation.override("zh-hans"):
+        record = merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks={})
+    with translation.override("en"):
+        assert ("follow-ups", 1) in record.moved_display()
+        assert {row["label"] for row in record.fields_display()} >= {"company", "phone"}
+    with translation.override("zh-hans"):
+        assert ("跟进记录", 1) in record.moved_display()
+        assert "公司名称" in {row["label"] for row in record.fields_display()}
+    body = api_for(rep).get(f"/duplicates/merges/{record.pk}").json_body
+    assert body["moved"]["followups.followup"] == 1
+    page = web_for(rep).get(f"/duplicates/merges/{record.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "follow-ups: 1" in page and "跟进记录" not in page
 
 
 def test_merge_api_refuses_without_permission_and_with_bad_input(org, rep, other, make, api_for):
