@@ -109,6 +109,18 @@ class Account(OwnedModel):
                 name="account_pool_new_idx",
                 condition=Q(deleted_at__isnull=True, pool__isnull=False),
             ),
+            # The recycling sweep: a pool's owned records by ownership age.
+            models.Index(
+                fields=["pool", "owner_since"],
+                name="account_pool_owned_idx",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+            ),
+            # A pool's claim list: its unowned records, newest first.
+            models.Index(
+                fields=["pool", "-created_at", "-id"],
+                name="account_pool_open_idx",
+                condition=Q(deleted_at__isnull=True, owner__isnull=True),
+            ),
             models.Index(fields=["match_name"], name="account_match_name_idx", condition=~Q(match_name="")),
             models.Index(fields=["match_head"], name="account_match_head_idx", condition=~Q(match_head="")),
             models.Index(fields=["phone"], name="account_phone_idx", condition=~Q(phone="")),

@@ -144,6 +144,18 @@ class Lead(OwnedModel):
                 name="lead_pool_new_idx",
                 condition=Q(deleted_at__isnull=True, pool__isnull=False),
             ),
+            # The recycling sweep: a pool's owned records by ownership age.
+            models.Index(
+                fields=["pool", "owner_since"],
+                name="lead_pool_owned_idx",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+            ),
+            # A pool's claim list: its unowned records, newest first.
+            models.Index(
+                fields=["pool", "-created_at", "-id"],
+                name="lead_pool_open_idx",
+                condition=Q(deleted_at__isnull=True, owner__isnull=True),
+            ),
             models.Index(fields=["match_name"], name="lead_match_name_idx", condition=~Q(match_name="")),
             models.Index(fields=["match_head"], name="lead_match_head_idx", condition=~Q(match_head="")),
             models.Index(fields=["phone"], name="lead_phone_idx", condition=~Q(phone="")),
