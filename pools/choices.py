@@ -56,6 +56,7 @@ class NotificationKind(models.TextChoices):
     RECYCLE_REMINDER = "pool_recycle_reminder", _("Recycling reminder")
     ASSIGNED = "pool_assigned", _("Assigned from a public pool")
 
+
 # History entries of a pool's settings, its recycling rules included (ChangeLog.object_type): the pool's
 # own `object_type` field says which records it holds, so this is named apart.
 POOL_HISTORY_TYPE = "pool"
