@@ -97,10 +97,11 @@ class Account(OwnedModel):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         indexes = [
+            # Owned records only (see the lead's indexes): unowned ones are listed by pool.
             models.Index(
                 fields=["owner", "-created_at", "-id"],
                 name="account_owner_new_idx",
-                condition=Q(deleted_at__isnull=True),
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
             models.Index(fields=["-created_at", "-id"], name="account_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["name"], name="account_name_idx"),

@@ -125,13 +125,17 @@ class Lead(OwnedModel):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         indexes = [
+            # Owned records only: a record entering a pool (recycling, release) then only leaves these two indexes,
+            # and a lead imported straight into a pool never enters them. Unowned records are listed by pool.
             models.Index(
                 fields=["owner", "status", "-created_at", "-id"],
                 name="lead_owner_status_new_idx",
-                condition=Q(deleted_at__isnull=True),
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
             models.Index(
-                fields=["owner", "-created_at", "-id"], name="lead_owner_new_idx", condition=Q(deleted_at__isnull=True)
+                fields=["owner", "-created_at", "-id"],
+                name="lead_owner_new_idx",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
             ),
             models.Index(
                 fields=["status", "-created_at", "-id"],
