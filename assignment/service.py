@@ -27,7 +27,7 @@ from core.choices import Action, HistoryAction, ObjectType, ShareAccess
 from core.conditions import fields_of, predicate
 from core.models import ChangeLog, RecordShare
 from core.notify import notify
-from core.permissions import user_is_usable
+from core.permissions import forget_grants, user_is_usable
 from leads.models import Lead
 
 from .choices import NOTIFICATION_KIND, OPEN_LEAD_STATUSES, Distribution, Strategy
@@ -427,6 +427,7 @@ def assign_new_lead(*, lead: Lead, actor) -> Decision:
             user=actor,
             defaults={"access": ShareAccess.VIEW, "created_by": actor},
         )
+        forget_grants(actor)  # his cached grants may know of no lead shared with him
         if created:
             history.write(
                 instance=lead,

@@ -17,7 +17,7 @@ from . import history, hooks
 from .choices import Action, HistoryAction, ShareAccess
 from .errors import DomainError, NotFoundError, PermissionDeniedError, VersionConflictError
 from .models import ChangeLog, RecordShare, TideModel
-from .permissions import can, owner_assignable
+from .permissions import can, forget_grants, owner_assignable
 
 
 def _is_user_model(model) -> bool:
@@ -247,6 +247,7 @@ def share_record(*, instance, user, member, access: str = ShareAccess.VIEW) -> R
         user=member,
         defaults={"access": access, "created_by": user},
     )
+    forget_grants(member)  # the member's cached grants know of no shares of this type yet
     history.write(
         instance=current,
         action=HistoryAction.SHARE,

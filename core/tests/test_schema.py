@@ -66,3 +66,24 @@ def test_the_sweep_and_the_claim_list_use_the_pool_indexes():
     for qs, index in cases:
         plan = plan_of(qs)
         assert index in plan, plan
+
+
+@sqlite_plans
+def test_a_reps_own_list_reads_his_records_by_index_until_something_is_shared_with_him(org):
+    """A rep who owns a few old leads among many: without shares his list is the owner index alone (it was a
+    read of the whole table newest first); once a lead is shared with him the list includes it."""
+    from core.actions import share_record
+    from core.choices import Scope
+    from leads.models import Lead
+
+    rep = org.user("newbie", org.sh, scope=Scope.OWN)
+    other = org.user("veteran", org.sh, scope=Scope.OWN)
+    Lead.objects.bulk_create([Lead(company=f"旧线索{i}", owner=rep) for i in range(3)])
+    shared = Lead.objects.create(company="共享线索", owner=other)
+    newest = ("-created_at", "-id")
+
+    assert "lead_owner_new_idx" in plan_of(Lead.objects.visible_to(rep).order_by(*newest).values("id")[:50])
+    assert shared not in Lead.objects.visible_to(rep)
+    share_record(instance=shared, user=other, member=rep)
+    assert shared in Lead.objects.visible_to(rep)
+    assert Lead.objects.visible_to(rep).count() == 4
