@@ -130,8 +130,10 @@ class VisibleQuerySet(models.QuerySet):
         clauses: list[Q] = []
         if scope is not None:
             clauses.append(model.scope_q(user, scope))
-        if action in (Action.VIEW, Action.EDIT) and getattr(model, "shareable", False) and grants.has_shares(
-            model.object_type
+        if (
+            action in (Action.VIEW, Action.EDIT)
+            and getattr(model, "shareable", False)
+            and grants.has_shares(model.object_type)
         ):
             from .models import RecordShare
 
