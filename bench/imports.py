@@ -327,10 +327,14 @@ def main() -> int:
     )
     print("\n".join(lines))
     if args.write:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from run import cpu_calibration
+
+        calibration = f"a 10,000,000-step Python loop in {cpu_calibration():.2f} s"
         with open(ROOT / "docs" / "benchmarks.md", "a", encoding="utf-8") as f:
             f.write(
                 f"\n### Import — {time.strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} CPUs, "
-                f"{platform.python_version()}, SQLite {sqlite3.sqlite_version})\n\n"
+                f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {calibration})\n\n"
                 "| scenario | time | throughput | target | |\n|---|---:|---:|---:|---|\n" + "\n".join(lines) + "\n"
             )
     return 0
