@@ -19,13 +19,14 @@ import json
 import os
 import platform
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from run import cpu_calibration, free_port, start_server  # this file's folder is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "var" / "bench"
@@ -157,12 +158,6 @@ def shell(env: dict, code: str) -> str:
     ).stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def api(port: int, token: str, method: str, path: str, body: bytes | None = None, content_type: str = "") -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -177,19 +172,6 @@ def api(port: int, token: str, method: str, path: str, body: bytes | None = None
     if response.status >= 300:
         raise RuntimeError(f"{method} {path}: {response.status} {payload[:500]!r}")
     return json.loads(payload)
-
-
-def wait_for_port(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited early; see {BENCH_DIR / 'imports-gunicorn.log'}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not start within 60 s")
 
 
 def run_over_http(env: dict, source: Path) -> tuple[float, float]:
@@ -207,32 +189,15 @@ def run_over_http(env: dict, source: Path) -> tuple[float, float]:
         .splitlines()[-1]
     )
     port = free_port()
-    logs = (BENCH_DIR / "imports-gunicorn.log").open("w"), (BENCH_DIR / "imports-worker.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "tide.wsgi",
-            "-w",
-            "1",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "600",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-    )
+    server = start_server(port, env=env, workers=1, timeout=600, log_name="imports-gunicorn.log")
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--no-reload", "--interval", "0.2"],
         cwd=ROOT,
         env=env,
-        stdout=logs[1],
+        stdout=(BENCH_DIR / "imports-worker.log").open("w"),
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_port(port, server)
         boundary = uuid.uuid4().hex
         body = (
             (
@@ -327,9 +292,6 @@ def main() -> int:
     )
     print("\n".join(lines))
     if args.write:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from run import cpu_calibration
-
         calibration = f"a 10,000,000-step Python loop in {cpu_calibration():.2f} s"
         with open(ROOT / "docs" / "benchmarks.md", "a", encoding="utf-8") as f:
             f.write(

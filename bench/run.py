@@ -188,19 +188,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
-    log_file = (BENCH_DIR / "gunicorn.log").open("w")
+def start_server(
+    port: int, env: dict | None = None, workers: int = WORKERS, timeout: int = 120, log_name: str = "gunicorn.log"
+) -> subprocess.Popen:
+    """gunicorn on `port` (the bench database unless `env` says otherwise), returned once it accepts connections."""
+    log_path = BENCH_DIR / log_name
     server = subprocess.Popen(
-        [GUNICORN, "tide.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "120"],
+        [GUNICORN, "tide.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", str(timeout)],
         cwd=ROOT,
-        env=bench_env(),
-        stdout=log_file,
+        env=env or bench_env(),
+        stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit(f"gunicorn exited early; see {BENCH_DIR / 'gunicorn.log'}")
+            sys.exit(f"gunicorn exited early; see {log_path}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return server

@@ -46,29 +46,8 @@ from .models import ClaimLog, HolidayCalendar, Pool, RecyclingReminder, Recyclin
 
 log = logging.getLogger(__name__)
 
-POOL_FIELDS = (
-    "name",
-    "object_type",
-    "description",
-    "is_active",
-    "daily_claim_limit",
-    "ownership_limit",
-    "cooldown_days",
-    "reminder_days",
-    "remind_manager",
-    "recycles_unpooled",
-)
-RULE_FIELDS = (
-    "name",
-    "kind",
-    "days",
-    "grade_days",
-    "day_count",
-    "exempt_locked",
-    "exempt_open_opportunity",
-    "conditions",
-    "is_active",
-)
+POOL_FIELDS = Pool.history_fields
+RULE_FIELDS = RecyclingRule.history_fields
 MAX_ASSIGN = 500
 INVALID_CHOICE = "Select a valid choice. That choice is not one of the available choices."
 
@@ -117,25 +96,16 @@ def _departments(ids, field: str):
 
 
 def _pool_snapshot(pool: Pool) -> dict[str, str]:
-    shown = {name: history.display_value(pool, name) for name in POOL_FIELDS}
+    shown = history.snapshot(pool)
     if pool.pk:
-        shown["member_departments"] = ", ".join(sorted(str(d) for d in pool.member_departments.all()))
-        shown["member_users"] = ", ".join(sorted(str(u) for u in pool.member_users.all()))
-        shown["admins"] = ", ".join(sorted(str(u) for u in pool.admins.all()))
+        for name in Pool.member_fields:
+            shown[name] = ", ".join(sorted(str(item) for item in getattr(pool, name).all()))
     return shown
 
 
-def _pool_labels() -> dict:
-    names = (*POOL_FIELDS, "member_departments", "member_users", "admins")
-    return {name: Pool._meta.get_field(name).verbose_name for name in names}
-
-
-def _rule_snapshot(rule: RecyclingRule) -> dict[str, str]:
-    return {name: history.display_value(rule, name) for name in RULE_FIELDS}
-
-
-def _rule_labels() -> dict:
-    return {name: RecyclingRule._meta.get_field(name).verbose_name for name in RULE_FIELDS}
+def _pool_changes(pool: Pool, before: dict[str, str]) -> list[dict]:
+    labels = history.field_labels(pool) | {name: Pool._meta.get_field(name).verbose_name for name in Pool.member_fields}
+    return history.changes_between(before, _pool_snapshot(pool), labels)
 
 
 def _log_settings(pool: Pool, action: str, user, changes=(), note: str = "") -> None:
@@ -176,7 +146,7 @@ def create_pool(*, user, data: dict, member_department_ids=None, member_user_ids
     _set_members(pool, member_department_ids, member_user_ids, admin_ids)
     if admin_ids is None and not user.is_superuser:
         pool.admins.add(user)
-    changes = history.changes_between({}, _pool_snapshot(pool), _pool_labels())
+    changes = _pool_changes(pool, {})
     _log_settings(pool, HistoryAction.CREATE, user, changes)
     return pool
 
@@ -199,7 +169,7 @@ def update_pool(*, pool: Pool, user, data: dict, member_department_ids=None, mem
     current.full_clean()
     current.save()
     _set_members(current, member_department_ids, member_user_ids, admin_ids)
-    logged = history.changes_between(before, _pool_snapshot(current), _pool_labels())
+    logged = _pool_changes(current, before)
     if logged:
         _log_settings(current, HistoryAction.UPDATE, user, logged)
     return current
@@ -237,7 +207,7 @@ def create_rule(*, pool: Pool, user, data: dict) -> RecyclingRule:
     rule = RecyclingRule(pool=pool, **{k: v for k, v in data.items() if k in RULE_FIELDS})
     rule.full_clean()
     rule.save()
-    changes = history.changes_between({}, _rule_snapshot(rule), _rule_labels())
+    changes = history.diff(rule, {}, history.snapshot(rule))
     _log_settings(pool, HistoryAction.UPDATE, user, changes, note=_rule_note(rule))
     return rule
 
@@ -246,14 +216,14 @@ def create_rule(*, pool: Pool, user, data: dict) -> RecyclingRule:
 def update_rule(*, rule: RecyclingRule, user, data: dict) -> RecyclingRule:
     current = RecyclingRule.objects.select_for_update().select_related("pool").get(pk=rule.pk)
     _check_rule_admin(current.pool, user)
-    before = _rule_snapshot(current)
+    before = history.snapshot(current)
     for key, value in data.items():
         if key in RULE_FIELDS:
             setattr(current, key, value)
     current.updated_at = timezone.now()
     current.full_clean()
     current.save()
-    changes = history.changes_between(before, _rule_snapshot(current), _rule_labels())
+    changes = history.diff(current, before, history.snapshot(current))
     if changes:
         _log_settings(current.pool, HistoryAction.UPDATE, user, changes, note=_rule_note(current))
     return current

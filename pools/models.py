@@ -69,6 +69,22 @@ class PoolQuerySet(models.QuerySet):
 
 
 class Pool(models.Model):
+    # The settings an administrator sets: what creating and changing a pool accept, and what its history records
+    # (core.history reads them; members and administrators are recorded beside them).
+    history_fields = (
+        "name",
+        "object_type",
+        "description",
+        "is_active",
+        "daily_claim_limit",
+        "ownership_limit",
+        "cooldown_days",
+        "reminder_days",
+        "remind_manager",
+        "recycles_unpooled",
+    )
+    member_fields = ("member_departments", "member_users", "admins")
+
     name = models.CharField(_("name"), max_length=60, unique=True)
     object_type = models.CharField(_("object type"), max_length=20, choices=PoolObjectType.choices)
     description = models.CharField(_("description"), max_length=300, blank=True)
@@ -180,6 +196,19 @@ class Pool(models.Model):
 
 class RecyclingRule(models.Model):
     """When an owned record goes back to its pool. Stored as data and evaluated set-based by the sweep."""
+
+    # What creating and changing a rule accept, and what the pool's history records of it.
+    history_fields = (
+        "name",
+        "kind",
+        "days",
+        "grade_days",
+        "day_count",
+        "exempt_locked",
+        "exempt_open_opportunity",
+        "conditions",
+        "is_active",
+    )
 
     pool = models.ForeignKey(Pool, verbose_name=_("public pool"), on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(_("name"), max_length=100)
