@@ -6,14 +6,15 @@ from django.core.exceptions import ValidationError
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from core.api import ErrorOut, ListParams, list_page
+from core.api import ErrorOut, ListParams
 from core.choices import Action
 from core.errors import NotFoundError
+from core.keyset import decode_cursor, encode_cursor, parse_ordering
 from leads.models import Lead
 
 from . import actions
 from .choices import RowOutcome
-from .models import ImportJob, ImportRow
+from .models import ImportJob, ImportRow, job_rows
 
 router = Router(tags=["imports"])  # /api/v1/imports/
 
@@ -54,7 +55,6 @@ class PreviewRow(Schema):
 
 
 class RowOut(Schema):
-    id: int
     row_number: int
     outcome: str
     record_id: int | None = None
@@ -156,15 +156,18 @@ def cancel(request, job_id: int):
     summary="What became of each row",
 )
 def rows(request, job_id: int, params: Query[ListParams], filters: Query[RowFilter]):
-    qs = ImportRow.objects.filter(job=_job(request, job_id))
-    if filters.outcome:
-        if filters.outcome not in RowOutcome.values:
-            raise ValidationError({"outcome": ["Select a valid choice."]})
-        qs = qs.filter(outcome=filters.outcome)
-    page = list_page(qs, params, {"row_number": "row_number"}, default="row_number")
-    ids = {r.record_id for r in page["results"] if r.record_id}
+    job = _job(request, job_id)
+    if filters.outcome and filters.outcome not in RowOutcome.values:
+        raise ValidationError({"outcome": ["Select a valid choice."]})
+    _field, descending = parse_ordering(params.ordering, {"row_number": "row_number"}, "row_number")
+    after = decode_cursor(ImportRow, "row_number", params.cursor)[0] if params.cursor else None
+    results = job_rows(job, outcome=filters.outcome or "", after=after, descending=descending, limit=params.limit + 1)
+    next_cursor = None
+    if len(results) > params.limit:
+        results = results[: params.limit]
+        next_cursor = encode_cursor(results[-1].row_number, 0)
+    ids = {r.record_id for r in results if r.record_id}
     visible = set(Lead.objects.visible_to(request.user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True))
-    for row in page["results"]:
-        if row.record_id not in visible:  # matched someone else's lead: the reason says whose, not which
-            row.record_id = None
-    return page
+    # matched someone else's lead: the reason says whose, not which
+    results = [r if r.record_id in visible else r._replace(record_id=None) for r in results]
+    return {"results": [r._asdict() for r in results], "next_cursor": next_cursor}

@@ -1,5 +1,7 @@
 """Import jobs: an uploaded file, its column mapping, progress, and what became of every row."""
 
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -74,15 +76,19 @@ class ImportJob(models.Model):
 
 
 class ImportRow(models.Model):
-    """One row's fate: created, merged, skipped (with the record it matched) or rejected (with reasons).
+    """A row's fate: created, merged, skipped (with the record it matched) or rejected (with reasons).
 
-    Kept lean because an import writes one per row: no fingerprint here (see ImportFingerprint) and
-    only the (job, row) key, which rows of a job are read by."""
+    Created rows are stored as runs: `row_count` consecutive rows that created consecutive records
+    (`record_id`, `record_id + 1`, …), so a million-row import that creates everything writes a few
+    dozen of these instead of a million. Every other outcome is one entry per row. Read them row by
+    row through `imports.outcomes`. No fingerprint here (see ImportFingerprint) and only the (job, row)
+    key, which rows of a job are read by."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows", db_index=False)
     row_number = models.PositiveIntegerField()  # 1-based, header excluded
     outcome = models.CharField(max_length=10, choices=RowOutcome.choices)
-    record_id = models.BigIntegerField(null=True, blank=True)  # created or matched record
+    record_id = models.BigIntegerField(null=True, blank=True)  # created (the run's first) or matched record
+    row_count = models.PositiveIntegerField(default=1)  # rows in a run of created rows; 1 otherwise
     reasons = models.JSONField(default=dict, blank=True)  # field -> [messages] for rejected rows
     values = models.JSONField(default=list, blank=True)  # the original cells of rejected rows, for the fix-up file
 
@@ -99,3 +105,43 @@ class ImportFingerprint(models.Model):
     object_type = models.CharField(max_length=20, default="lead")
     record_id = models.BigIntegerField()
     job = models.ForeignKey(ImportJob, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False)
+
+
+class RowResult(NamedTuple):
+    """One row of a job as the importer sees it (runs of created rows expanded)."""
+
+    row_number: int
+    outcome: str
+    record_id: int | None
+    reasons: dict
+    values: list
+
+
+def job_rows(job, *, outcome: str = "", after: int | None = None, descending: bool = False, limit: int | None = None):
+    """The job's rows in row order (or reversed), after row `after`, at most `limit`: runs of created rows
+    are expanded into one result per row, each with its own record id."""
+    entries = ImportRow.objects.filter(job=job)
+    if outcome:
+        entries = entries.filter(outcome=outcome)
+    first = []
+    if after is not None and descending:
+        entries = entries.filter(row_number__lt=after)
+    elif after is not None:
+        # a run starting at or before `after` may reach past it: only the last such entry can
+        first = list(entries.filter(row_number__lte=after).order_by("-row_number")[:1])
+        entries = entries.filter(row_number__gt=after)
+    entries = entries.order_by("-row_number" if descending else "row_number")
+    if limit is not None:
+        entries = entries[:limit]
+    results: list[RowResult] = []
+    for entry in [*first, *entries]:
+        numbers = range(entry.row_number, entry.row_number + entry.row_count)
+        for offset in reversed(range(entry.row_count)) if descending else range(entry.row_count):
+            number = numbers[offset]
+            if after is not None and (number >= after if descending else number <= after):
+                continue
+            record_id = entry.record_id + offset if entry.record_id is not None else None
+            results.append(RowResult(number, entry.outcome, record_id, entry.reasons, entry.values))
+            if limit is not None and len(results) >= limit:
+                return results
+    return results

@@ -636,26 +636,37 @@ class BatchWriter:
         )
 
     def record(self, outcomes: list[tuple]) -> None:
-        """One ImportRow per row, in row order; JSON adapted only where there is something to say."""
+        """The batch's outcomes in row order: created rows as runs (consecutive rows that created
+        consecutive records), every other row as its own entry; JSON adapted only where there is
+        something to say."""
 
         def adapt(column, value, empty):
             return empty if not value else adapt_value(ImportRow, column, value)
 
         no_reasons, no_cells = adapt_value(ImportRow, "reasons", {}), adapt_value(ImportRow, "values", [])
+        entries: list[list] = []
+        run = None  # the entry of the created run under way: [job, first row, outcome, first id, ..., count]
+        for number, outcome, record_id, reasons, cells in sorted(outcomes, key=lambda o: o[0]):
+            if outcome == RowOutcome.CREATED and run is not None and not reasons:
+                count = run[6]
+                if run[1] + count == number and run[3] + count == record_id:
+                    run[6] = count + 1
+                    continue
+            entry = [
+                self.job.pk,
+                number,
+                outcome,
+                record_id,
+                adapt("reasons", reasons, no_reasons),
+                adapt("values", cells if outcome == RowOutcome.REJECTED else None, no_cells),
+                1,
+            ]
+            entries.append(entry)
+            run = entry if outcome == RowOutcome.CREATED and not reasons else None
         insert_rows(
             ImportRow,
-            ("job_id", "row_number", "outcome", "record_id", "reasons", "values"),
-            [
-                (
-                    self.job.pk,
-                    number,
-                    outcome,
-                    record_id,
-                    adapt("reasons", reasons, no_reasons),
-                    adapt("values", cells if outcome == RowOutcome.REJECTED else None, no_cells),
-                )
-                for number, outcome, record_id, reasons, cells in sorted(outcomes, key=lambda o: o[0])
-            ],
+            ("job_id", "row_number", "outcome", "record_id", "reasons", "values", "row_count"),
+            entries,
             ready=True,
         )
 
@@ -827,17 +838,22 @@ def index_job(job: ImportJob) -> None:
     from leads.models import Lead
     from search.indexer import replace_documents
 
-    created = ImportRow.objects.filter(job=job, outcome=RowOutcome.CREATED).order_by("row_number")
+    runs = ImportRow.objects.filter(job=job, outcome=RowOutcome.CREATED).order_by("row_number")
+
+    def created_ids():
+        for first, count in runs.values_list("record_id", "row_count").iterator(chunk_size=2000):
+            yield from range(first, first + count)
 
     def chunks():
-        last = 0
+        ids_in_order = created_ids()
         while True:
-            chunk = list(created.filter(row_number__gt=last).values_list("row_number", "record_id")[:INDEX_CHUNK])
-            if not chunk:
+            ids = list(islice(ids_in_order, INDEX_CHUNK))
+            if not ids:
                 return
-            last = chunk[-1][0]
-            ids = [pk for _n, pk in chunk if pk]
-            alive = Lead.objects.filter(pk__in=ids, deleted_at__isnull=True)
+            low, high = min(ids), max(ids)
+            alive = Lead.objects.filter(pk__range=(low, high), deleted_at__isnull=True)
+            if high - low + 1 != len(ids):  # not one contiguous range: name them
+                alive = alive.filter(pk__in=ids)
             yield ids, list(alive.values_list("pk", "company", "contact_name", "phone", "email"))
 
     threshold = settings.TIDE_IMPORT_PARALLEL_ROWS

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core.choices import Scope
 from imports import actions, pipeline
 from imports.choices import JobStatus
-from imports.models import ImportJob, ImportRow
+from imports.models import ImportJob, ImportRow, job_rows
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_gbk_csv_is_read_mapped_and_imported_row_by_row(rep):
         rep,
     )
     assert Lead.objects.get(company__startswith="广州汽车").source == "referral"
-    outcomes = dict(ImportRow.objects.filter(job=job).values_list("row_number", "outcome"))
+    outcomes = {r.row_number: r.outcome for r in job_rows(job)}
     assert outcomes == {1: "created", 2: "created", 3: "rejected", 4: "rejected", 5: "skipped", 6: "created"}
     from core.models import ChangeLog
 
@@ -142,13 +142,13 @@ def test_a_crash_mid_import_keeps_whole_batches_and_resumes(rep, monkeypatch):
         run(job)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.processed_rows == 10
-    assert Lead.objects.count() == 10 and ImportRow.objects.filter(job=job).count() == 10  # never half a batch
+    assert Lead.objects.count() == 10 and len(job_rows(job)) == 10  # never half a batch
     monkeypatch.setattr(pipeline.BatchWriter, "record", real)
     ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, error="")
     job = pipeline.run_job(job.pk)
     assert job.status == JobStatus.DONE and job.created_count == 25
     assert Lead.objects.count() == 25
-    assert sorted(ImportRow.objects.filter(job=job).values_list("row_number", flat=True)) == list(range(1, 26))
+    assert [r.row_number for r in job_rows(job)] == list(range(1, 26))
 
 
 def test_xlsx_with_numeric_phone_cells(rep):
@@ -261,7 +261,7 @@ def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, 
 
 
 def outcomes_of(job):
-    return sorted(ImportRow.objects.filter(job=job).values_list("row_number", "outcome", "reasons"))
+    return [(r.row_number, r.outcome, r.reasons) for r in job_rows(job)]
 
 
 def index_of_leads():
@@ -412,3 +412,43 @@ def test_big_files_commit_in_bigger_batches_within_a_bounded_write_lock():
     assert pipeline.rows_per_batch(25) == pipeline.rows_per_batch(150_000) == base
     assert base < pipeline.rows_per_batch(300_000) < 5 * base
     assert pipeline.rows_per_batch(1_000_000) == pipeline.rows_per_batch(50_000_000) == 5 * base
+
+
+def test_created_rows_are_stored_as_runs_and_read_back_row_by_row(rep, api_for):
+    """Consecutive created rows are one stored run; the API still pages through them one row at a time,
+    each with its own lead, in either order and filtered by outcome."""
+    rows = [[f"连号公司{i}", "赵六", f"1390000{i:04d}", "", "", "", "", ""] for i in range(1, 8)]
+    rows[2] = ["", "无名", "13700000000", "", "", "", "", ""]  # row 3: rejected, breaks the run
+    rows[4] = list(rows[3])  # row 5 repeats row 4: skipped
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert (job.created_count, job.rejected_count, job.skipped_count) == (5, 1, 1)
+    created = ImportRow.objects.filter(job=job, outcome="created").order_by("row_number")
+    assert [(e.row_number, e.row_count) for e in created] == [(1, 2), (4, 1), (6, 2)]
+    leads = {lead.company: lead.pk for lead in Lead.objects.all()}
+    expected = [
+        (1, "created", leads["连号公司1"]),
+        (2, "created", leads["连号公司2"]),
+        (3, "rejected", None),
+        (4, "created", leads["连号公司4"]),
+        (5, "skipped", None),
+        (6, "created", leads["连号公司6"]),
+        (7, "created", leads["连号公司7"]),
+    ]
+    client = api_for(rep)
+
+    def walk(**params):
+        seen, cursor = [], None
+        while True:
+            body = client.get(f"/imports/{job.pk}/rows", {"limit": 2, **params, **({"cursor": cursor} if cursor else {})})
+            assert body.status_code == 200
+            seen += [(r["row_number"], r["outcome"], r["record_id"]) for r in body.json_body["results"]]
+            cursor = body.json_body["next_cursor"]
+            if not cursor:
+                return seen
+
+    assert "4" in job_rows(job, outcome="skipped")[0].reasons["__all__"][0]  # "same as row 4"
+    assert walk() == expected
+    assert walk(ordering="-row_number") == expected[::-1]
+    assert walk(outcome="created") == [row for row in expected if row[1] == "created"]
+    assert [r.row_number for r in job_rows(job, after=1, limit=3)] == [2, 3, 4]  # starts inside a run
+    assert [r.row_number for r in job_rows(job, after=7, descending=True, limit=3)] == [6, 5, 4]
