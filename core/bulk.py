@@ -9,8 +9,10 @@ by one executemany() get consecutive ids.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection, models, transaction
 
@@ -88,3 +90,24 @@ def insert_instances(objects: Sequence[models.Model]) -> None:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = "default"
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for a bulk job that builds millions of short-lived tuples.
+
+    Those tuples are freed by reference counting, but every 700 allocations the collector walks the
+    young ones, and every so often everything alive — a third of an import's time at a million rows.
+    What exists before the job is frozen (never walked again); garbage cycles made during the job are
+    collected at the end."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+        gc.collect()

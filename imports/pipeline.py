@@ -7,6 +7,7 @@ committed batch ended. Every row ends in exactly one outcome: created, merged, s
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import re
@@ -20,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.bulk import adapt_value, insert_rows
+from core.bulk import adapt_value, cyclic_gc_paused, insert_rows
 from core.choices import Action, HistoryAction, ObjectType
 from core.models import ChangeLog
 from core.permissions import can, owner_assignable
@@ -289,7 +290,8 @@ class PendingLead:
         self.created_at = now
 
     def __str__(self):
-        return self.company if not self.contact_name else f"{self.company} · {self.contact_name}"
+        company, contact_name = self.values[0], self.values[1]  # LEAD_FIELDS order: read once per row
+        return company if not contact_name else f"{company} · {contact_name}"
 
     def get_absolute_url(self):
         from django.urls import reverse
@@ -497,21 +499,28 @@ class BatchWriter:
             check = job.on_duplicate != OnDuplicate.CREATE
             seen: dict[object, int] = {}
             fresh = []
+            phone = email = ""
             for row in valid:
                 number, values, fp, _owner = row
                 if fp in previous:
                     outcomes.append((number, RowOutcome.SKIPPED, previous[fp], {}, []))
                     continue
-                keys = [fp]
-                if check:
-                    keys += [k for k in (values[_PHONE], values[_EMAIL_AT]) if k]
-                first = next((seen[k] for k in keys if k in seen), None)
+                first = seen.get(fp)
+                if check:  # a row repeating an earlier row's phone or email is that row again
+                    phone, email = values[_PHONE], values[_EMAIL_AT]
+                    if first is None and phone:
+                        first = seen.get(phone)
+                    if first is None and email:
+                        first = seen.get(email)
                 if first is not None:
                     reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
                     outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
                     continue
-                for k in keys:
-                    seen[k] = number
+                seen[fp] = number
+                if phone:
+                    seen[phone] = number
+                if email:
+                    seen[email] = number
                 fresh.append(row)
             to_create = fresh
             if check:
@@ -533,12 +542,12 @@ class BatchWriter:
                 else:
                     p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
             self.insert(pending, to_create, decisions, now)
-            for p in pending:
-                outcomes.append((p.row_number, RowOutcome.CREATED, p.pk, {}, []))
-            self.record(outcomes)
             counts = dict.fromkeys(RowOutcome.values, 0)
             for outcome in outcomes:
                 counts[outcome[1]] += 1
+            counts[RowOutcome.CREATED] = len(pending)
+            outcomes.extend((p.row_number, RowOutcome.CREATED, p.pk, {}, []) for p in pending)
+            self.record(outcomes)
             ImportJob.objects.filter(pk=job.pk).update(
                 processed_rows=start + len(results),
                 created_count=F("created_count") + counts[RowOutcome.CREATED],
@@ -613,8 +622,10 @@ class BatchWriter:
         empty = adapt_value(ChangeLog, "changes", [])
         actor = job.created_by_id
         rule_notes: dict[tuple, str] = {}
+        # the note's text around the row number, formatted once per batch instead of once per row
+        before_row, after_row = (self.file_note % {"file": job.original_name, "row": "\x00"}).split("\x00", 1)
         for p in pending:
-            note = self.file_note % {"file": job.original_name, "row": p.row_number}
+            note = f"{before_row}{p.row_number}{after_row}"
             decision = decisions.get(p.row_number)
             if decision is not None:
                 key = (decision.rule.pk, decision.territory.pk if decision.territory else None)
@@ -694,6 +705,7 @@ def _normalised(path: str, kind: str, skip: int, mapping: dict, default_source: 
 def _produce(connection, args) -> None:
     """The helper process: reads and normalises the file ahead of the writer, a batch at a time (the
     pipe's buffer keeps it at most a batch or two ahead). It never touches the database."""
+    gc.disable()  # a short-lived process making millions of tuples and no cycles worth collecting
     try:
         for batch in _normalised(*args):
             connection.send(batch)
@@ -762,14 +774,15 @@ def run_job(job_id: int) -> ImportJob:
     writer = BatchWriter(job)
     try:
         start = job.processed_rows
-        for batch in normalised_batches(job, start):
-            if not writer.write(start, batch):
-                job.refresh_from_db()
-                return job
-            start += len(batch)
-            if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).count() == 0:
-                job.refresh_from_db()
-                return job  # cancelled while this batch was written
+        with cyclic_gc_paused():
+            for batch in normalised_batches(job, start):
+                if not writer.write(start, batch):
+                    job.refresh_from_db()
+                    return job
+                start += len(batch)
+                if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).count() == 0:
+                    job.refresh_from_db()
+                    return job  # cancelled while this batch was written
     except Exception as error:
         ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=str(error)[:2000])
         raise
@@ -858,9 +871,10 @@ def index_job(job: ImportJob) -> None:
 
     threshold = settings.TIDE_IMPORT_PARALLEL_ROWS
     parallel = threshold > 0 and job.created_count >= threshold
-    for ids, documents, keys in ahead(_index_entries, chunks(), parallel=parallel):
-        with transaction.atomic():
-            replace_documents(ObjectType.LEAD, ids, documents)
-            write_name_keys(ObjectType.LEAD, keys, replace_ids=ids, prepared=True)
+    with cyclic_gc_paused():
+        for ids, documents, keys in ahead(_index_entries, chunks(), parallel=parallel):
+            with transaction.atomic():
+                replace_documents(ObjectType.LEAD, ids, documents)
+                write_name_keys(ObjectType.LEAD, keys, replace_ids=ids, prepared=True)
     ImportJob.objects.filter(pk=job.pk).update(indexed=True)
     job.indexed = True
