@@ -1,10 +1,12 @@
 import datetime
+import gc
+import weakref
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from core.bulk import insert_instances, insert_rows
+from core.bulk import cyclic_gc_paused, insert_instances, insert_rows
 
 
 @pytest.mark.django_db
@@ -42,3 +44,21 @@ def test_fast_inserts_return_the_ids_of_what_they_wrote(org):
         )
     assert [ChangeLog.objects.get(pk=i).changes for i in ids] == [[{"f": lead.pk}] for lead in leads]
     assert len(set(ids)) == 50
+
+
+class _Node:
+    pass
+
+
+def test_the_collector_is_back_and_cycles_are_freed_after_a_bulk_job_even_one_that_fails():
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        node = _Node()
+        node.me = node  # a cycle only the collector can free
+        alive = weakref.ref(node)
+        del node
+        raise RuntimeError("the job failed")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    assert alive() is None

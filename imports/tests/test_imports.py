@@ -439,7 +439,9 @@ def test_created_rows_are_stored_as_runs_and_read_back_row_by_row(rep, api_for):
     def walk(**params):
         seen, cursor = [], None
         while True:
-            body = client.get(f"/imports/{job.pk}/rows", {"limit": 2, **params, **({"cursor": cursor} if cursor else {})})
+            body = client.get(
+                f"/imports/{job.pk}/rows", {"limit": 2, **params, **({"cursor": cursor} if cursor else {})}
+            )
             assert body.status_code == 200
             seen += [(r["row_number"], r["outcome"], r["record_id"]) for r in body.json_body["results"]]
             cursor = body.json_body["next_cursor"]
