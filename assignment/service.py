@@ -194,10 +194,25 @@ class _Planner:
         rows = RotationCursor.objects.filter(key__in=ordered).order_by("key").select_for_update()
         self.cursors = {c.key: c for c in rows}
 
-    def read_loads(self, user_ids: set[int]) -> None:
-        """Open leads per candidate, read after the cursors are locked; the batch itself is being
-        placed, so its leads do not count for their current owners."""
+    def loads_matter(self, matches: list[list[AssignmentRule]]) -> bool:
+        """Whether a rule that may place a lead of the batch weighs open leads: least-loaded (a territory
+        too), or a cap. Counting every candidate's open leads reads all of them, so it is skipped otherwise."""
+        for rule in {rule.pk: rule for found in matches for rule in found}.values():
+            if rule.max_open_leads is not None or rule.strategy == Strategy.LEAST_LOADED:
+                return True
+            if rule.strategy == Strategy.TERRITORY:
+                territories = (self._territory_by_code or {}).values()
+                if any(t.distribution == Distribution.LEAST_LOADED for t in territories):
+                    return True
+        return False
+
+    def read_loads(self, user_ids: set[int], *, counted: bool = True) -> None:
+        """Open leads per candidate (when `counted`), read after the cursors are locked; the batch itself
+        is being placed, so its leads do not count for their current owners. Users' own caps always."""
         if not user_ids:
+            return
+        self.caps = dict(LeadLimit.objects.filter(user_id__in=user_ids).values_list("user_id", "max_open_leads"))
+        if not counted and not self.caps:
             return
         rows = (
             Lead.objects.filter(owner_id__in=user_ids, status__in=OPEN_LEAD_STATUSES)
@@ -210,7 +225,6 @@ class _Planner:
         for lead in self.leads:
             if lead.pk and lead.owner_id in user_ids and lead.status in OPEN_LEAD_STATUSES:
                 self.load[lead.owner_id] -= 1
-        self.caps = dict(LeadLimit.objects.filter(user_id__in=user_ids).values_list("user_id", "max_open_leads"))
 
     def available(self, user, rule_cap: int | None) -> bool:
         if user is None or not user.is_active:
@@ -279,7 +293,7 @@ class _Planner:
     def plan(self) -> list[Decision]:
         matches, keys, users = self.candidates()
         self.lock_cursors(keys)
-        self.read_loads(users)
+        self.read_loads(users, counted=self.loads_matter(matches))
         decisions = [self.decide(lead, matches[i]) for i, lead in enumerate(self.leads)]
         now = timezone.now()
         for key in sorted(self.dirty):

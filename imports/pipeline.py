@@ -32,19 +32,17 @@ from .choices import JobStatus, OnDuplicate, RowOutcome
 from .models import ImportFingerprint, ImportJob, ImportRow
 from .parsing import iter_rows
 
-BATCH_SIZE = 10000
+BATCH_SIZE = 10000  # rows normalised and written at a time (a chunk); transactions take several
 
 
 def rows_per_batch(total_rows: int) -> int:
-    """Rows per transaction: BATCH_SIZE, and up to five times that for big files (a twentieth of the file).
+    """Rows per transaction: BATCH_SIZE, and up to ten times that for big files (a tenth of the file).
 
     Each commit writes back every page of the random-key indexes (phone, email, name keys, fingerprints)
-    that its rows touched; at a million rows a batch of 10,000 already touches most of them, so fewer,
-    bigger batches write far less. The write lock is then held a few seconds at a time, well within the
-    busy timeout other writers wait for."""
-    if total_rows < 20 * BATCH_SIZE:
-        return BATCH_SIZE
-    return min(5 * BATCH_SIZE, total_rows // 20)
+    that its rows touched; at a million rows a transaction of 10,000 already touches most of them, so
+    fewer, bigger transactions write far less. The write lock is then held a few seconds at a time, well
+    within the busy timeout other writers wait for."""
+    return BATCH_SIZE * max(1, min(10, total_rows // (10 * BATCH_SIZE)))
 
 
 _MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
@@ -457,8 +455,40 @@ class BatchWriter:
     def reject(self, number: int, reasons: dict, cells: list) -> tuple:
         return (number, RowOutcome.REJECTED, None, reasons, cells)
 
-    def write(self, start: int, results: list[tuple]) -> bool:
-        """Import one batch; False when the job moved on without it (cancelled, or another worker)."""
+    def write(self, start: int, chunks) -> int | None:
+        """Import the rows of `chunks` (lists of normalised rows, consumed here) in one transaction that
+        also advances the job's cursor: how many rows that was (0 at the end of the file), or None when
+        the job moved on without them (cancelled, or another worker). Each chunk is checked against what
+        the chunks before it wrote, so the next one can be normalised while this one is written."""
+        from assignment.service import notify_assignees
+
+        job = self.job
+        counts = dict.fromkeys(RowOutcome.values, 0)
+        decisions: list = []
+        written = 0
+        with transaction.atomic():
+            locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+            if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
+                return None
+            for results in chunks:
+                self.write_chunk(results, counts, decisions)
+                written += len(results)
+            if not written:
+                return 0
+            ImportJob.objects.filter(pk=job.pk).update(
+                processed_rows=start + written,
+                created_count=F("created_count") + counts[RowOutcome.CREATED],
+                merged_count=F("merged_count") + counts[RowOutcome.MERGED],
+                skipped_count=F("skipped_count") + counts[RowOutcome.SKIPPED],
+                rejected_count=F("rejected_count") + counts[RowOutcome.REJECTED],
+            )
+            if decisions:
+                notify_assignees(decisions, job.created_by)
+        return written
+
+    def write_chunk(self, results: list[tuple], counts: dict, placed: list) -> None:
+        """One chunk of the transaction under way: duplicates, assignment, inserts, outcomes; adds to
+        `counts` per outcome and to `placed` the assignment decisions to notify about."""
         from assignment.service import plan
         from leads.models import Lead
 
@@ -479,87 +509,71 @@ class BatchWriter:
                 row = (number, values, third, owner)
             valid.append(row)
 
-        with transaction.atomic():
-            locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-            if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
-                return False
-            # the same row imported before (this job or an earlier one) is skipped, pointing at what it created
-            previous = dict(
-                _lookup(
-                    f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
-                    [r[2] for r in valid],
-                )
+        # the same row imported before (this job or an earlier one) is skipped, pointing at what it created
+        previous = dict(
+            _lookup(
+                f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
+                [r[2] for r in valid],
             )
-            if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
-                alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
-                gone = [fp for fp, pk in previous.items() if pk not in alive]
-                ImportFingerprint.objects.filter(pk__in=gone).delete()
-                for fp in gone:
-                    del previous[fp]
-            check = job.on_duplicate != OnDuplicate.CREATE
-            seen: dict[object, int] = {}
-            fresh = []
-            phone = email = ""
-            for row in valid:
-                number, values, fp, _owner = row
-                if fp in previous:
-                    outcomes.append((number, RowOutcome.SKIPPED, previous[fp], {}, []))
-                    continue
-                first = seen.get(fp)
-                if check:  # a row repeating an earlier row's phone or email is that row again
-                    phone, email = values[_PHONE], values[_EMAIL_AT]
-                    if first is None and phone:
-                        first = seen.get(phone)
-                    if first is None and email:
-                        first = seen.get(email)
-                if first is not None:
-                    reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
-                    outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
-                    continue
-                seen[fp] = number
-                if phone:
-                    seen[phone] = number
-                if email:
-                    seen[email] = number
-                fresh.append(row)
-            to_create = fresh
-            if check:
-                to_create = self.check_duplicates(fresh, outcomes)
-            now = timezone.now()
-            pending = [
-                PendingLead(number, values, owner.pk if owner else job.created_by_id, now)
-                for number, values, _fp, owner in to_create
-            ]
-            decisions = {}
-            unowned = [p for p, row in zip(pending, to_create, strict=True) if not row[3]]
-            for p in unowned:
-                p.owner_id = None
-            for p, decision in zip(unowned, plan(unowned), strict=True):
-                if decision.matched:
-                    decisions[p.row_number] = decision
-                    p.owner_id = decision.owner.pk if decision.owner else None
-                    p.pool_id = decision.pool.pk if decision.pool else None
-                else:
-                    p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
-            self.insert(pending, to_create, decisions, now)
-            counts = dict.fromkeys(RowOutcome.values, 0)
-            for outcome in outcomes:
-                counts[outcome[1]] += 1
-            counts[RowOutcome.CREATED] = len(pending)
-            outcomes.extend((p.row_number, RowOutcome.CREATED, p.pk, {}, []) for p in pending)
-            self.record(outcomes)
-            ImportJob.objects.filter(pk=job.pk).update(
-                processed_rows=start + len(results),
-                created_count=F("created_count") + counts[RowOutcome.CREATED],
-                merged_count=F("merged_count") + counts[RowOutcome.MERGED],
-                skipped_count=F("skipped_count") + counts[RowOutcome.SKIPPED],
-                rejected_count=F("rejected_count") + counts[RowOutcome.REJECTED],
-            )
-            if decisions:
-                from assignment.service import notify_assignees
-
-                notify_assignees(list(decisions.values()), job.created_by)
-        return True
+        )
+        if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
+            alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
+            gone = [fp for fp, pk in previous.items() if pk not in alive]
+            ImportFingerprint.objects.filter(pk__in=gone).delete()
+            for fp in gone:
+                del previous[fp]
+        check = job.on_duplicate != OnDuplicate.CREATE
+        seen: dict[object, int] = {}
+        fresh = []
+        phone = email = ""
+        for row in valid:
+            number, values, fp, _owner = row
+            if fp in previous:
+                outcomes.append((number, RowOutcome.SKIPPED, previous[fp], {}, []))
+                continue
+            first = seen.get(fp)
+            if check:  # a row repeating an earlier row's phone or email is that row again
+                phone, email = values[_PHONE], values[_EMAIL_AT]
+                if first is None and phone:
+                    first = seen.get(phone)
+                if first is None and email:
+                    first = seen.get(email)
+            if first is not None:
+                reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
+                outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
+                continue
+            seen[fp] = number
+            if phone:
+                seen[phone] = number
+            if email:
+                seen[email] = number
+            fresh.append(row)
+        to_create = fresh
+        if check:
+            to_create = self.check_duplicates(fresh, outcomes)
+        now = timezone.now()
+        pending = [
+            PendingLead(number, values, owner.pk if owner else job.created_by_id, now)
+            for number, values, _fp, owner in to_create
+        ]
+        decisions = {}
+        unowned = [p for p, row in zip(pending, to_create, strict=True) if not row[3]]
+        for p in unowned:
+            p.owner_id = None
+        for p, decision in zip(unowned, plan(unowned), strict=True):
+            if decision.matched:
+                decisions[p.row_number] = decision
+                p.owner_id = decision.owner.pk if decision.owner else None
+                p.pool_id = decision.pool.pk if decision.pool else None
+            else:
+                p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
+        self.insert(pending, to_create, decisions, now)
+        for outcome in outcomes:
+            counts[outcome[1]] += 1
+        counts[RowOutcome.CREATED] += len(pending)
+        outcomes.extend((p.row_number, RowOutcome.CREATED, p.pk, {}, []) for p in pending)
+        self.record(outcomes)
+        placed.extend(decisions.values())
 
     def check_duplicates(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
         """Rows matching an existing lead (phone, email) or a record the admin's duplicate rules enforce."""
@@ -729,7 +743,7 @@ def use_helper_process(job: ImportJob) -> bool:
 
 def normalised_batches(job: ImportJob, skip: int):
     """Batches of normalised rows from row `skip` on: from a helper process or from this one."""
-    args = (job.file.path, job.kind, skip, dict(job.mapping), job.default_source, rows_per_batch(job.total_rows))
+    args = (job.file.path, job.kind, skip, dict(job.mapping), job.default_source, BATCH_SIZE)
     if not use_helper_process(job):
         yield from _normalised(*args)
         return
@@ -774,12 +788,17 @@ def run_job(job_id: int) -> ImportJob:
     writer = BatchWriter(job)
     try:
         start = job.processed_rows
+        chunks_per_transaction = rows_per_batch(job.total_rows) // BATCH_SIZE
         with cyclic_gc_paused():
-            for batch in normalised_batches(job, start):
-                if not writer.write(start, batch):
+            chunks = normalised_batches(job, start)
+            while True:
+                written = writer.write(start, islice(chunks, chunks_per_transaction))
+                if written is None:
                     job.refresh_from_db()
                     return job
-                start += len(batch)
+                if not written:
+                    break
+                start += written
                 if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).count() == 0:
                     job.refresh_from_db()
                     return job  # cancelled while this batch was written

@@ -107,6 +107,32 @@ def test_rule_cap_counts_only_open_leads_and_a_full_team_falls_through(org, reps
     assert owners_of(leads) == ["rep1", "rep2", "rep2", "rep3", "rep3"]
 
 
+def test_open_leads_are_counted_only_when_a_rule_weighs_them(org, reps):
+    """Counting every candidate's open leads reads all of them (a third of a million in a big import):
+    plain round-robin without caps skips it, a cap brings it back, and the cap still holds."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from assignment import actions
+    from assignment.service import plan
+    from leads.models import Lead
+
+    rule(org, members=reps)
+    give(reps[0], 2)
+
+    def counting_queries():
+        batch = [Lead(company=f"批量{i}") for i in range(3)]
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            owners = [d.owner.username for d in plan(batch)]
+        return owners, [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+    owners, counts = counting_queries()
+    assert owners == ["rep1", "rep2", "rep3"] and counts == []
+    actions.set_lead_limit(user=org.admin, target=reps[0], max_open_leads=2)  # rep1 is full
+    owners, counts = counting_queries()
+    assert owners == ["rep2", "rep3", "rep2"] and len(counts) == 1
+
+
 def test_least_loaded_picks_the_user_with_the_fewest_open_leads(org, reps):
     rule(org, strategy="least_loaded", members=reps)
     give(reps[0], 2)

@@ -410,8 +410,8 @@ def test_big_files_commit_in_bigger_batches_within_a_bounded_write_lock():
     base size, and no file holds the write lock for more than five base batches at a time."""
     base = pipeline.BATCH_SIZE
     assert pipeline.rows_per_batch(25) == pipeline.rows_per_batch(150_000) == base
-    assert base < pipeline.rows_per_batch(300_000) < 5 * base
-    assert pipeline.rows_per_batch(1_000_000) == pipeline.rows_per_batch(50_000_000) == 5 * base
+    assert base < pipeline.rows_per_batch(300_000) < 10 * base
+    assert pipeline.rows_per_batch(1_000_000) == pipeline.rows_per_batch(50_000_000) == 10 * base
 
 
 def test_created_rows_are_stored_as_runs_and_read_back_row_by_row(rep, api_for):
