@@ -315,9 +315,14 @@ def plan(leads: Iterable[Lead]) -> list[Decision]:
 
 def decision_note(decision: Decision) -> str:
     """The history note of a placement: the rule, and the territory when one decided."""
-    note = _("Assignment rule “%(rule)s”") % {"rule": decision.rule.name}
-    if decision.territory is not None:
-        note += " · " + _("territory “%(territory)s”") % {"territory": decision.territory.name}
+    return placement_note(decision.rule.name, decision.territory.name if decision.territory else "")
+
+
+def placement_note(rule: str, territory: str = "") -> str:
+    """The words for a placement by a rule (and territory), from their names."""
+    note = _("Assignment rule “%(rule)s”") % {"rule": rule}
+    if territory:
+        note += " · " + _("territory “%(territory)s”") % {"territory": territory}
     return note
 
 

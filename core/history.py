@@ -68,4 +68,35 @@ def write(*, instance, action: str, actor, changes=(), note: str = "", object_ty
 
 
 def for_record(instance):
+    """The stored history entries of a record (see `entries_for` for everything its history shows)."""
     return ChangeLog.objects.filter(object_type=instance.object_type, object_id=instance.pk).select_related("actor")
+
+
+# Functions giving a record's history entries that are kept elsewhere, not as ChangeLog rows: an import
+# records its created leads once per run of rows (imports.history). Each takes the record and returns
+# unsaved ChangeLog instances; apps register theirs when they load.
+_derived: list = []
+
+
+def register_derived(source) -> None:
+    if source not in _derived:
+        _derived.append(source)
+
+
+def derived_entries(instance) -> list[ChangeLog]:
+    return [entry for source in _derived for entry in source(instance)]
+
+
+def entries_for(instance, limit: int = 50) -> list[ChangeLog]:
+    """What a record's history shows, newest first: its stored entries and the derived ones."""
+    entries = [*for_record(instance)[:limit], *derived_entries(instance)]
+    entries.sort(key=lambda e: (e.at, e.pk or 0), reverse=True)
+    return entries[:limit]
+
+
+def keep_derived(instance) -> int:
+    """Store a record's derived entries as ChangeLog rows, before its history moves to another record
+    (a merge): what was derived from the record's own id would not follow it."""
+    entries = derived_entries(instance)
+    ChangeLog.objects.bulk_create(entries)
+    return len(entries)

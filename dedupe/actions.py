@@ -436,6 +436,7 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
     team = _move_team(object_type, loser, survivor)
     if team:
         moved[MOVED_TEAM] = team
+    history.keep_derived(loser)
     history_moved = ChangeLog.objects.filter(object_type=object_type, object_id=loser.pk).update(object_id=survivor.pk)
     if history_moved:
         moved[MOVED_HISTORY] = history_moved

@@ -89,12 +89,18 @@ class ImportRow(models.Model):
     outcome = models.CharField(max_length=10, choices=RowOutcome.choices)
     record_id = models.BigIntegerField(null=True, blank=True)  # created (the run's first) or matched record
     row_count = models.PositiveIntegerField(default=1)  # rows in a run of created rows; 1 otherwise
+    # created runs: the rules that placed some of its rows, and per row which (see BatchWriter.record)
+    placements = models.JSONField(default=dict, blank=True)
     reasons = models.JSONField(default=dict, blank=True)  # field -> [messages] for rejected rows
     values = models.JSONField(default=list, blank=True)  # the original cells of rejected rows, for the fix-up file
 
     class Meta:
         ordering = ["job", "row_number"]
         constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="importrow_unique_row")]
+        # a lead's creation history: the run holding its id (a few entries per job, so a small index)
+        indexes = [
+            models.Index(fields=["record_id"], name="importrow_created_idx", condition=models.Q(outcome="created"))
+        ]
 
 
 class ImportFingerprint(models.Model):

@@ -22,8 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.bulk import adapt_value, cyclic_gc_paused, insert_rows
-from core.choices import Action, HistoryAction, ObjectType
-from core.models import ChangeLog
+from core.choices import Action, ObjectType
 from core.permissions import can, owner_assignable
 from core.validators import normalize_phone, parse_cn_phone
 from leads.choices import LeadStatus
@@ -450,7 +449,6 @@ class BatchWriter:
             "facts",
             "is_locked",
         )
-        self.file_note = _("Imported from %(file)s, row %(row)s")
 
     def reject(self, number: int, reasons: dict, cells: list) -> tuple:
         return (number, RowOutcome.REJECTED, None, reasons, cells)
@@ -572,7 +570,7 @@ class BatchWriter:
             counts[outcome[1]] += 1
         counts[RowOutcome.CREATED] += len(pending)
         outcomes.extend((p.row_number, RowOutcome.CREATED, p.pk, {}, []) for p in pending)
-        self.record(outcomes)
+        self.record(outcomes, decisions)
         placed.extend(decisions.values())
 
     def check_duplicates(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
@@ -607,7 +605,7 @@ class BatchWriter:
         return to_create
 
     def insert(self, pending: list[PendingLead], rows: list[tuple], decisions: dict, now) -> None:
-        """The leads, their history entries and their fingerprints: three statements per batch."""
+        """The leads and their fingerprints; their creation history is the chunk's outcome record."""
         from leads.models import Lead
 
         if not pending:
@@ -630,29 +628,6 @@ class BatchWriter:
         ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True)
         for p, pk in zip(pending, ids, strict=True):
             p.pk = pk
-        from assignment.service import decision_note
-
-        entries = []
-        empty = adapt_value(ChangeLog, "changes", [])
-        actor = job.created_by_id
-        rule_notes: dict[tuple, str] = {}
-        # the note's text around the row number, formatted once per batch instead of once per row
-        before_row, after_row = (self.file_note % {"file": job.original_name, "row": "\x00"}).split("\x00", 1)
-        for p in pending:
-            note = f"{before_row}{p.row_number}{after_row}"
-            decision = decisions.get(p.row_number)
-            if decision is not None:
-                key = (decision.rule.pk, decision.territory.pk if decision.territory else None)
-                if key not in rule_notes:
-                    rule_notes[key] = " · " + decision_note(decision)
-                note += rule_notes[key]
-            entries.append((ObjectType.LEAD, p.pk, str(p)[:300], HistoryAction.CREATE, actor, stamp, empty, note[:500]))
-        insert_rows(
-            ChangeLog,
-            ("object_type", "object_id", "object_repr", "action", "actor_id", "at", "changes", "note"),
-            entries,
-            ready=True,
-        )
         insert_rows(
             ImportFingerprint,
             ("id", "object_type", "record_id", "job_id"),
@@ -660,10 +635,15 @@ class BatchWriter:
             ready=True,
         )
 
-    def record(self, outcomes: list[tuple]) -> None:
-        """The batch's outcomes in row order: created rows as runs (consecutive rows that created
+    def record(self, outcomes: list[tuple], decisions: dict) -> None:
+        """The chunk's outcomes in row order: created rows as runs (consecutive rows that created
         consecutive records), every other row as its own entry; JSON adapted only where there is
-        something to say."""
+        something to say.
+
+        A run is also the creation history of its leads (see `imports.history`): who imported them
+        from which file and row, and which assignment rule placed each, as `placements`: the rules and
+        territories that placed some of the run's rows, and per row the 1-based index of its placement
+        (0: no rule)."""
 
         def adapt(column, value, empty):
             return empty if not value else adapt_value(ImportRow, column, value)
@@ -671,12 +651,25 @@ class BatchWriter:
         no_reasons, no_cells = adapt_value(ImportRow, "reasons", {}), adapt_value(ImportRow, "values", [])
         entries: list[list] = []
         run = None  # the entry of the created run under way: [job, first row, outcome, first id, ..., count]
+        placements: dict[tuple, int] = {}  # (rule, territory) → index in the run's placement list
+        by_row: list[int] = []
+
+        def close_run():
+            if run is not None and placements:
+                run[7] = adapt_value(ImportRow, "placements", {"placed": _placement_list(placements), "rows": by_row})
+
         for number, outcome, record_id, reasons, cells in sorted(outcomes, key=lambda o: o[0]):
-            if outcome == RowOutcome.CREATED and run is not None and not reasons:
+            decision = decisions.get(number) if outcome == RowOutcome.CREATED else None
+            key = None
+            if decision is not None:
+                key = (decision.rule.pk, decision.rule.name, decision.territory.name if decision.territory else "")
+            if outcome == RowOutcome.CREATED and run is not None:
                 count = run[6]
                 if run[1] + count == number and run[3] + count == record_id:
                     run[6] = count + 1
+                    by_row.append(0 if key is None else placements.setdefault(key, len(placements) + 1))
                     continue
+            close_run()
             entry = [
                 self.job.pk,
                 number,
@@ -685,15 +678,25 @@ class BatchWriter:
                 adapt("reasons", reasons, no_reasons),
                 adapt("values", cells if outcome == RowOutcome.REJECTED else None, no_cells),
                 1,
+                no_reasons,
             ]
             entries.append(entry)
-            run = entry if outcome == RowOutcome.CREATED and not reasons else None
+            run, placements, by_row = None, {}, []
+            if outcome == RowOutcome.CREATED:
+                run = entry
+                by_row.append(0 if key is None else placements.setdefault(key, 1))
+        close_run()
         insert_rows(
             ImportRow,
-            ("job_id", "row_number", "outcome", "record_id", "reasons", "values", "row_count"),
+            ("job_id", "row_number", "outcome", "record_id", "reasons", "values", "row_count", "placements"),
             entries,
             ready=True,
         )
+
+
+def _placement_list(placements: dict[tuple, int]) -> list[dict]:
+    ordered = sorted(placements.items(), key=lambda item: item[1])
+    return [{"rule_id": rule_id, "rule": rule, "territory": territory} for (rule_id, rule, territory), _i in ordered]
 
 
 # --- reading the file, in a helper process when it pays -----------------------------------------------

@@ -84,9 +84,11 @@ def test_gbk_csv_is_read_mapped_and_imported_row_by_row(rep):
     assert Lead.objects.get(company__startswith="广州汽车").source == "referral"
     outcomes = {r.row_number: r.outcome for r in job_rows(job)}
     assert outcomes == {1: "created", 2: "created", 3: "rejected", 4: "rejected", 5: "skipped", 6: "created"}
-    from core.models import ChangeLog
+    from core import history
 
-    assert ChangeLog.objects.filter(object_type="lead", object_id=huawei.pk, action="create").exists()
+    [created] = history.entries_for(huawei)
+    assert (created.action, created.actor, created.at) == ("create", rep, huawei.created_at)
+    assert "leads.csv" in created.note and "1" in created.note
     from search.service import search
 
     assert search(rep, "hwjs").groups["lead"][0].id == huawei.pk
@@ -131,11 +133,11 @@ def test_a_crash_mid_import_keeps_whole_batches_and_resumes(rep, monkeypatch):
     calls = {"n": 0}
     real = pipeline.BatchWriter.record
 
-    def crash_on_second_batch(writer, outcomes):  # the batch's leads are in, its row records are not
+    def crash_on_second_batch(writer, outcomes, decisions):  # the batch's leads are in, its row records are not
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
-        return real(writer, outcomes)
+        return real(writer, outcomes, decisions)
 
     monkeypatch.setattr(pipeline.BatchWriter, "record", crash_on_second_batch)
     with pytest.raises(RuntimeError):
@@ -359,9 +361,11 @@ def test_phone_and_email_lookups_use_the_partial_indexes(rep):
         assert "lead_phone_idx" in plan or "lead_email_idx" in plan, plan
 
 
-def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org):
+def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org, web_for):
+    from django.utils import translation
+
     from assignment.models import AssignmentRule, RuleMember
-    from core.models import ChangeLog
+    from core import history
     from pools.models import Pool
 
     a, b = org.user("rep_a", org.sh), org.user("rep_b", org.sh)
@@ -383,8 +387,21 @@ def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org):
     assert owners == [a.pk, b.pk, a.pk, b.pk]  # round-robin in a fixed order
     web = Lead.objects.get(company="官网公司")
     assert web.owner_id is None and web.pool_id == pool.pk and web.pool_entered_at is not None
-    note = ChangeLog.objects.get(object_type="lead", object_id=web.pk).note
-    assert "其余进公海" in note and "leads.csv" in note  # the rule that placed it, and the file it came from
+    with translation.override("en"):
+        [entry] = history.entries_for(web)
+    assert "其余进公海" in entry.note and "leads.csv, row 5" in entry.note  # the rule that placed it, and the row
+    second = Lead.objects.filter(company="展会公司1").get()
+    with translation.override("zh-hans"):
+        [entry] = history.entries_for(second)
+    assert "展会轮询" in entry.note and "第 2 行" in entry.note  # in the reader's language
+    page = web_for(org.admin).get(f"/leads/{web.pk}/")
+    assert "其余进公海" in page.content.decode()  # the lead's page shows it
+    # a merge keeps the imported lead's origin on the survivor
+    from dedupe.actions import merge_records
+
+    merge_records(object_type="lead", user=org.admin, survivor_id=second.pk, loser_id=web.pk)
+    notes = [e.note for e in history.entries_for(second)]
+    assert any("其余进公海" in n for n in notes) and any("展会轮询" in n for n in notes)
 
 
 def test_an_import_whose_indexing_died_is_indexed_again_by_the_scheduler(rep, settings):
