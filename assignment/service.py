@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from django.db import models, transaction
 from django.db.models import Count, Prefetch
@@ -92,6 +93,7 @@ class _Planner:
         self._teams: dict[int, list] = {}
         self._members: dict[int, list] = {}
         self._ids: dict[str, list[int]] = {}
+        self._pools: dict[int, object] = {}
         self.tests = [(rule, predicate(rule.conditions or {"all": []}, ObjectType.LEAD)) for rule in rules]
 
     # --- territories --------------------------------------------------------------------
@@ -128,9 +130,9 @@ class _Planner:
 
     def members(self, rule: AssignmentRule) -> list:
         """The rule's users in their fixed order, read once per batch."""
-        if rule.pk not in self._members:
-            self._members[rule.pk] = rule.ordered_members()
-        return self._members[rule.pk]
+        if rule.id not in self._members:
+            self._members[rule.id] = rule.ordered_members()
+        return self._members[rule.id]
 
     # --- planning -----------------------------------------------------------------------
 
@@ -144,7 +146,15 @@ class _Planner:
             return None
         names.discard("region")  # the region codes are always part of the signature (territories)
         attrs = (*sorted(names), "district_code", "city_code", "province_code")
-        return lambda lead: tuple(getattr(lead, attr, None) for attr in attrs)
+        fast = attrgetter(*attrs)  # a tuple, as at least the three region codes are read
+
+        def signature(lead):
+            try:
+                return fast(lead)
+            except AttributeError:  # a condition on something this kind of lead object lacks
+                return tuple(getattr(lead, attr, None) for attr in attrs)
+
+        return signature
 
     def candidates(self) -> tuple[list[list[AssignmentRule]], set[str], set[int]]:
         """Per lead the rules whose conditions hold; the cursors and users they may need. Conditions and
@@ -197,7 +207,8 @@ class _Planner:
     def loads_matter(self, matches: list[list[AssignmentRule]]) -> bool:
         """Whether a rule that may place a lead of the batch weighs open leads: least-loaded (a territory
         too), or a cap. Counting every candidate's open leads reads all of them, so it is skipped otherwise."""
-        for rule in {rule.pk: rule for found in matches for rule in found}.values():
+        distinct = {id(found): found for found in matches}.values()  # leads alike share one list
+        for rule in {rule.id: rule for found in distinct for rule in found}.values():
             if rule.max_open_leads is not None or rule.strategy == Strategy.LEAST_LOADED:
                 return True
             if rule.strategy == Strategy.TERRITORY:
@@ -229,8 +240,11 @@ class _Planner:
     def available(self, user, rule_cap: int | None) -> bool:
         if user is None or not user.is_active:
             return False
-        caps = [c for c in (rule_cap, self.caps.get(user.pk)) if c is not None]
-        return not caps or self.load[user.pk] < min(caps)
+        own = self.caps.get(user.id) if self.caps else None
+        if own is None and rule_cap is None:
+            return True
+        cap = own if rule_cap is None else rule_cap if own is None else min(own, rule_cap)
+        return self.load[user.id] < cap
 
     def rotate(self, key: str, team: list, rule_cap: int | None):
         """The next available user after the one picked last, in the team's fixed order."""
@@ -256,16 +270,23 @@ class _Planner:
         ranked = [(self.load[u.pk], i, u) for i, u in enumerate(team) if self.available(u, rule_cap)]
         return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None
 
+    def pool_of(self, rule: AssignmentRule):
+        """The rule's pool when it can take leads now (asked once per rule and batch), else None."""
+        if rule.id not in self._pools:
+            pool = rule.pool
+            usable = pool is not None and pool.is_active and pool.object_type == ObjectType.LEAD
+            self._pools[rule.id] = pool if usable else None
+        return self._pools[rule.id]
+
     def decide(self, lead: Lead, rules: list[AssignmentRule]) -> Decision:
         for rule in rules:
+            if rule.strategy == Strategy.POOL:
+                pool = self.pool_of(rule)
+                if pool is None:
+                    continue
+                return Decision(lead=lead, rule=rule, pool=pool)
             decision = Decision(lead=lead, rule=rule)
             cap = rule.max_open_leads
-            if rule.strategy == Strategy.POOL:
-                pool = rule.pool
-                if pool is None or not pool.is_active or pool.object_type != ObjectType.LEAD:
-                    continue
-                decision.pool = pool
-                return decision
             if rule.strategy == Strategy.TERRITORY:
                 territory = self.territory_for(lead)
                 if territory is None:
