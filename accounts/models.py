@@ -91,7 +91,6 @@ class Account(OwnedModel):
     is_locked = models.BooleanField(_("locked"), default=False, help_text=_("Locked accounts are never recycled."))
     # Duplicate check keys (derived from name): the normalised core name and its first characters.
     match_name = models.CharField(max_length=200, blank=True, editable=False)
-    match_head = models.CharField(max_length=4, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("account")
@@ -122,8 +121,14 @@ class Account(OwnedModel):
                 name="account_pool_open_idx",
                 condition=Q(deleted_at__isnull=True, owner__isnull=True),
             ),
-            models.Index(fields=["match_name"], name="account_match_name_idx", condition=~Q(match_name="")),
-            models.Index(fields=["match_head"], name="account_match_head_idx", condition=~Q(match_head="")),
+            # PostgreSQL: pattern operators, so the blocking bucket (names starting with two characters)
+            # is a LIKE 'xx%' range of this index under any collation; SQLite ignores opclasses
+            models.Index(
+                fields=["match_name"],
+                name="account_match_name_idx",
+                condition=~Q(match_name=""),
+                opclasses=["text_pattern_ops"],
+            ),
             models.Index(fields=["phone"], name="account_phone_idx", condition=~Q(phone="")),
         ]
         constraints = [

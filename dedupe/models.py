@@ -50,7 +50,7 @@ class DuplicateRule(models.Model):
 class NameKey(models.Model):
     """Extra blocking keys of a lead's or an account's name, so an abbreviation finds the full name
     with an index lookup: 南方航空 is also filed under 南航, 广州汽车 under 广汽 (region + core).
-    The main key, the first two characters of the core, lives on the record itself (match_head)."""
+    The main key, the first two characters of the core, is a range of the record's match_name index."""
 
     object_type = models.CharField(max_length=20, choices=OBJECT_CHOICES)
     object_id = models.BigIntegerField()

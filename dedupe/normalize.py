@@ -9,9 +9,9 @@ A company name is reduced to its *core*: full-width → half-width (NFKC), tradi
     廣州汽車集團股份有限公司      → region 广州, core 汽车
     KONINKLIJKE PHILIPS N.V.      → core "koninklijke philips"
 
-The core is stored on the record (`match_name`), its first characters are the blocking key
-(`match_head`). The region is kept aside: it lets an abbreviation use it (广汽 ← 广州汽车) and tells
-two same-named companies in different cities apart when scoring.
+The core is stored on the record (`match_name`), its first characters are the blocking key (the
+head: a range of the match_name index). The region is kept aside: it lets an abbreviation use it
+(广汽 ← 广州汽车) and tells two same-named companies in different cities apart when scoring.
 """
 
 from __future__ import annotations
@@ -356,7 +356,7 @@ def normalize_name(text: str) -> Name:
 
 
 def match_keys(text: str) -> tuple[str, str]:
-    """(match_name, match_head) as stored on a lead or an account."""
+    """(the core stored as match_name, the head its blocking bucket starts with)."""
     name = normalize_name(text or "")
     return name.core, name.head
 

@@ -5,8 +5,8 @@ Candidates come from index lookups only, never a scan:
 - company name, three probes on the normalised core (see normalize.py):
   A. `match_name IN (core, abbreviations the name allows)`: the same core, or a stored short name
      whose characters appear in order in this one (广州汽车 → 广汽, 中国南方航空 → 南航);
-  B. the blocking bucket: names whose core starts with the same two characters (`match_head`; on
-     SQLite read from the match_name index alone), scored by similarity (紫光国微 ↔ 紫光国芯微电子);
+  B. the blocking bucket: names whose core starts with the same two characters (the head), a range
+     of the match_name index, scored by similarity (紫光国微 ↔ 紫光国芯微电子);
   C. NameKey `key = head` for short names: stored full names filed under their abbreviation keys
      (广汽 → 广州汽车集团, 工行 → 中国工商银行).
 Each candidate is then scored 0–100; name rules keep those at or above their threshold.
@@ -366,12 +366,12 @@ def _bucket(model, head: str) -> list[tuple[int, str]]:
     """(pk, match_name) of the newest records in a blocking bucket, deleted ones included (the caller
     reads the likely ones again through the live manager). On SQLite the bucket is read from the
     match_name index alone, as the range of names starting with the head (binary collation: code-point
-    order); elsewhere through the match_head index."""
-    if connection.vendor == "sqlite" and is_cjk(head):
+    order); on PostgreSQL as LIKE 'head%' on the same index (built with pattern operators)."""
+    if connection.vendor == "sqlite":
         qs = model.all_objects.filter(match_name__gte=head, match_name__lt=head + "\U0010ffff")
-        qs = qs.exclude(match_name="")  # the index is partial: say so, or SQLite will not use it
     else:
-        qs = model.all_objects.filter(match_head=head).exclude(match_head="")
+        qs = model.all_objects.filter(match_name__startswith=head)
+    qs = qs.exclude(match_name="")  # the index is partial: say so, or the planner will not use it
     return list(qs.order_by("-pk").values_list("pk", "match_name")[:BUCKET_CAP])
 
 
@@ -710,7 +710,7 @@ def backfill_keys(
     out=None,
     apps=None,
 ) -> dict:
-    """Fill match_name / match_head and the NameKey rows of leads and accounts in bulk (rows created
+    """Fill match_name and the NameKey rows of leads and accounts in bulk (rows created
     without signals: demo data, imports). Safe to run again; `missing_only` skips rows that have keys.
     `apps`: a migration's app registry. Returns the counts per object type."""
     if apps is not None:
@@ -734,26 +734,26 @@ def backfill_keys(
         model = models[object_type]
         field_name = NAME_FIELDS[object_type]
         table = quote(model._meta.db_table)
-        update = f"UPDATE {table} SET match_name = %s, match_head = %s WHERE id = %s"  # noqa: S608 (quoted names)
+        update = f"UPDATE {table} SET match_name = %s WHERE id = %s"  # noqa: S608 (quoted names)
         rows_qs = model._base_manager.order_by("pk")
         if missing_only:
             rows_qs = rows_qs.filter(match_name="").exclude(**{field_name: ""})
         memo: dict[str, Name] = {}  # companies repeat: normalise each distinct name once
         last, updated, keyed = 0, 0, 0
         while True:
-            rows = list(rows_qs.filter(pk__gt=last).values_list("pk", field_name, "match_name", "match_head")[:batch])
+            rows = list(rows_qs.filter(pk__gt=last).values_list("pk", field_name, "match_name")[:batch])
             if not rows:
                 break
             changes, keys = [], []
-            for pk, text, match_name, match_head in rows:
+            for pk, text, match_name in rows:
                 text = text or ""
                 name = memo.get(text)
                 if name is None:
                     name = memo[text] = normalize_name.__wrapped__(text)
                     if len(memo) > 200_000:
                         memo.clear()
-                if (name.core, name.head) != (match_name, match_head):
-                    changes.append((name.core, name.head, pk))
+                if name.core != match_name:
+                    changes.append((name.core, pk))
                 keys.extend((object_type, pk, k) for k in sorted(name_keys(name)))
             with transaction.atomic(), connection.cursor() as cursor:
                 if changes:

@@ -7,16 +7,14 @@ from .service import NAME_FIELDS, refresh_name_keys
 
 
 def set_match_keys(sender, instance, raw=False, update_fields=None, **kwargs):
-    """match_name / match_head from the company (lead) or name (account)."""
+    """match_name from the company (lead) or name (account)."""
     field_name = NAME_FIELDS[sender.object_type]
     if update_fields is not None and field_name not in update_fields:
         return
     name = normalize_name(getattr(instance, field_name) or "")
     instance._dedupe_name = name
-    instance._dedupe_changed = (name.core, name.head) != (instance.match_name, instance.match_head) or (
-        instance._state.adding
-    )
-    instance.match_name, instance.match_head = name.core, name.head
+    instance._dedupe_changed = name.core != instance.match_name or instance._state.adding
+    instance.match_name = name.core
 
 
 def refresh_keys(sender, instance, created=False, raw=False, update_fields=None, **kwargs):
@@ -24,7 +22,7 @@ def refresh_keys(sender, instance, created=False, raw=False, update_fields=None,
         return
     instance._dedupe_changed = False
     if update_fields is not None:  # a partial save does not write the keys itself
-        sender.all_objects.filter(pk=instance.pk).update(match_name=instance.match_name, match_head=instance.match_head)
+        sender.all_objects.filter(pk=instance.pk).update(match_name=instance.match_name)
     refresh_name_keys(sender.object_type, instance.pk, instance._dedupe_name)
 
 

@@ -173,7 +173,6 @@ LEAD_FIELDS = (
     "notes",
     "score",
     "match_name",
-    "match_head",
 )
 _PHONE, _EMAIL_AT = LEAD_FIELDS.index("phone"), LEAD_FIELDS.index("email")
 
@@ -195,19 +194,18 @@ class RowNormaliser:
     def __init__(self, mapping: dict, default_source: str):
         self.columns = [(target, int(index)) for index, target in mapping.items() if target]
         self.default_source = default_source
-        self.names: dict[str, tuple[str, str]] = {}
+        self.names: dict[str, str] = {}
 
-    def match_keys(self, company: str) -> tuple[str, str]:
-        keys = self.names.get(company)
-        if keys is None:
+    def match_name(self, company: str) -> str:
+        core = self.names.get(company)
+        if core is None:
             from dedupe.normalize import normalize_name
 
-            name = normalize_name.__wrapped__(company)  # uncached: most imported names are new
-            keys = (name.core[:200], name.head)
+            core = normalize_name.__wrapped__(company).core[:200]  # uncached: most imported names are new
             if len(self.names) > 100_000:
                 self.names.clear()
-            self.names[company] = keys
-        return keys
+            self.names[company] = core
+        return core
 
     def __call__(self, number: int, cells: list[str]) -> tuple:
         width = len(cells)
@@ -248,7 +246,7 @@ class RowNormaliser:
         if errors:
             return (number, None, errors, cells)
         contact_name = get.get("contact_name", "")[:60]
-        match_name, match_head = self.match_keys(company)
+        match_name = self.match_name(company)
         values = (
             company,
             contact_name,
@@ -265,7 +263,6 @@ class RowNormaliser:
             get.get("notes", ""),
             score,
             match_name,
-            match_head,
         )
         return (number, values, fingerprint_of(company, contact_name, phone, email), get.get("owner", ""))
 
@@ -380,7 +377,7 @@ def _merge_into(lead_id: int, values: tuple, user) -> bool:
     if lead is None:
         return False
     data = dict(zip(LEAD_FIELDS, values, strict=True))
-    skip = {"source", "match_name", "match_head"}
+    skip = {"source", "match_name"}
     fill = {k: v for k, v in data.items() if k not in skip and v and not getattr(lead, k, None)}
     if fill:
         core_actions.update_record(instance=lead, user=user, data=fill)
@@ -410,7 +407,7 @@ def explain_row(job: ImportJob):
     """For the preview: a function giving a row's lead field values (as text) and its reasons, if any."""
     normalise = RowNormaliser(job.mapping, job.default_source)
     owners = _Owners(job.created_by)
-    hidden = {"match_name", "match_head"}
+    hidden = {"match_name"}
 
     def explain(number: int, cells: list[str]) -> tuple[dict, dict]:
         _n, values, third, owner = normalise(number, cells)

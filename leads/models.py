@@ -88,7 +88,6 @@ class Lead(OwnedModel):
     is_locked = models.BooleanField(_("locked"), default=False, help_text=_("Locked leads are never recycled."))
     # Duplicate check keys (derived from company): the normalised core name and its first characters.
     match_name = models.CharField(max_length=200, blank=True, editable=False)
-    match_head = models.CharField(max_length=4, blank=True, editable=False)
     converted_account = models.ForeignKey(
         "accounts.Account",
         verbose_name=_("converted to account"),
@@ -160,8 +159,14 @@ class Lead(OwnedModel):
                 name="lead_pool_open_idx",
                 condition=Q(deleted_at__isnull=True, owner__isnull=True),
             ),
-            models.Index(fields=["match_name"], name="lead_match_name_idx", condition=~Q(match_name="")),
-            models.Index(fields=["match_head"], name="lead_match_head_idx", condition=~Q(match_head="")),
+            # PostgreSQL: pattern operators, so the blocking bucket (names starting with two characters)
+            # is a LIKE 'xx%' range of this index under any collation; SQLite ignores opclasses
+            models.Index(
+                fields=["match_name"],
+                name="lead_match_name_idx",
+                condition=~Q(match_name=""),
+                opclasses=["text_pattern_ops"],
+            ),
             models.Index(fields=["phone"], name="lead_phone_idx", condition=~Q(phone="")),
             models.Index(fields=["email"], name="lead_email_idx", condition=~Q(email="")),
         ]

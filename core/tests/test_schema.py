@@ -7,6 +7,7 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +88,24 @@ def test_a_reps_own_list_reads_his_records_by_index_until_something_is_shared_wi
     share_record(instance=shared, user=other, member=rep)
     assert shared in Lead.objects.visible_to(rep)
     assert Lead.objects.visible_to(rep).count() == 4
+
+
+def test_the_duplicate_checks_name_bucket_is_a_range_of_the_name_index():
+    """Names starting with the same two characters are read from the match_name index on both databases:
+    a code-point range on SQLite, LIKE 'xx%' on PostgreSQL (its index uses pattern operators, so this holds
+    under any collation). PostgreSQL is asked with sequential scans off: can it, not would it on empty tables."""
+    from dedupe.service import _bucket
+    from leads.models import Lead
+
+    Lead.objects.create(company="紫光国芯微电子股份有限公司")
+    Lead.objects.create(company="紫金矿业集团股份有限公司")
+    with connection.cursor() as cursor, CaptureQueriesContext(connection) as queries:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        found = _bucket(Lead, "紫光")
+        sql = queries.captured_queries[-1]["sql"]
+        explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+        cursor.execute(explain + sql)
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert [name for _pk, name in found] == ["紫光国芯微电子"]
+    assert "lead_match_name_idx" in plan

@@ -7,7 +7,7 @@ from dedupe.service import backfill_keys
 
 
 class Command(BaseCommand):
-    help = "Fill match_name / match_head and the abbreviation keys of every lead and account (safe to re-run)."
+    help = "Fill match_name and the abbreviation keys of every lead and account (safe to re-run)."
 
     def add_arguments(self, parser):
         parser.add_argument("--only", choices=[ObjectType.ACCOUNT, ObjectType.LEAD], help="one object type only")
