@@ -44,24 +44,51 @@ def adapt_value(model, column: str, value):
     return _adapter(model._meta.get_field(column))(value)
 
 
-def insert_rows(model, columns: Sequence[str], rows: Sequence[Sequence], *, ready: bool = False) -> list[int]:
+def _literal(value) -> str:
+    """A constant as SQL text, for values the code chose (never user input): see insert_rows."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"  # %% : the cursor's own escape
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def insert_rows(
+    model, columns: Sequence[str], rows: Sequence[Sequence], *, ready: bool = False, constants: dict | None = None
+) -> list[int]:
     """Insert `rows` (tuples in the order of `columns`, field names or attnames) and return their ids.
 
-    `ready`: the values are already what the database takes (see adapt_value); nothing is converted."""
+    `ready`: the values are already what the database takes (see adapt_value); nothing is converted.
+    `constants`: column → a value every row shares, already adapted (ints, strings, None): on SQLite
+    written into the statement once instead of bound for every row (a third fewer parameters for an
+    imported lead)."""
     if not rows:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("insert_rows needs a transaction: ids are derived under its write lock")
     meta = model._meta
+    constants = constants or {}
     fields = [meta.get_field(name) for name in columns]
     adapters = [_adapter(f) for f in fields]
-    quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(meta.db_table)
     if ready or all(a is _same for a in adapters):
         prepared = rows
     else:
         prepared = [tuple(adapt(value) for adapt, value in zip(adapters, row, strict=True)) for row in rows]
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    placeholders = ["%s"] * len(fields)
+    if constants and connection.vendor == "sqlite":
+        placeholders += [_literal(value) for value in constants.values()]
+    elif constants:
+        shared = tuple(constants.values())
+        prepared = [(*row, *shared) for row in prepared]
+        placeholders += ["%s"] * len(constants)
+    fields += [meta.get_field(name) for name in constants]
+    quoted = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(meta.db_table)
+    one = "(" + ", ".join(placeholders) + ")"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             ids: list[int] = []

@@ -436,15 +436,6 @@ class BatchWriter:
             "pool_id",
             "owner_since",
             "pool_entered_at",
-            "created_at",
-            "updated_at",
-            "created_by_id",
-            "version",
-            "status",
-            "invalid_reason",
-            "invalid_note",
-            "facts",
-            "is_locked",
         )
 
     def reject(self, number: int, reasons: dict, cells: list) -> tuple:
@@ -609,20 +600,22 @@ class BatchWriter:
             return
         job = self.job
         stamp = adapt_value(Lead, "created_at", now)
-        facts = adapt_value(Lead, "facts", {})
-        tail = (stamp, stamp, job.created_by_id, 1, LeadStatus.NEW, "", "", facts, False)
+        shared = {
+            "created_at": stamp,
+            "updated_at": stamp,
+            "created_by_id": job.created_by_id,
+            "version": 1,
+            "status": str(LeadStatus.NEW),
+            "invalid_reason": "",
+            "invalid_note": "",
+            "facts": adapt_value(Lead, "facts", {}),
+            "is_locked": False,
+        }
         lead_rows = [
-            (
-                *values,
-                p.owner_id,
-                p.pool_id,
-                stamp if p.owner_id else None,
-                stamp if p.pool_id else None,
-                *tail,
-            )
+            (*values, p.owner_id, p.pool_id, stamp if p.owner_id else None, stamp if p.pool_id else None)
             for p, (_n, values, _fp, _o) in zip(pending, rows, strict=True)
         ]
-        ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True)
+        ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True, constants=shared)
         for p, pk in zip(pending, ids, strict=True):
             p.pk = pk
         insert_rows(

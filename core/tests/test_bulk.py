@@ -62,3 +62,24 @@ def test_the_collector_is_back_and_cycles_are_freed_after_a_bulk_job_even_one_th
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
     assert alive() is None
+
+
+@pytest.mark.django_db
+def test_shared_values_are_written_to_every_row_as_given_quotes_and_percents_included():
+    from core.bulk import adapt_value
+    from core.models import ChangeLog
+
+    note = "100% 'sure' -- ; DROP"
+    shared = {
+        "object_type": "lead",
+        "action": "create",
+        "at": adapt_value(ChangeLog, "at", timezone.now()),
+        "changes": adapt_value(ChangeLog, "changes", []),
+        "note": note,
+        "actor_id": None,
+    }
+    with transaction.atomic():
+        ids = insert_rows(ChangeLog, ("object_id", "object_repr"), [(1, "甲公司"), (2, "乙'公司")], constants=shared)
+    rows = list(ChangeLog.objects.filter(pk__in=ids).order_by("pk").values_list("object_id", "object_repr", "note"))
+    assert rows == [(1, "甲公司", note), (2, "乙'公司", note)]
+    assert ChangeLog.objects.filter(pk__in=ids, action="create", actor=None, object_type="lead").count() == 2
