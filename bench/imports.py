@@ -131,6 +131,10 @@ if os.environ.get("BENCH_TIMING"):
     from django.db import connection
     connection.commit = timed("commit", connection.commit)
     svc.notify_assignees = timed("notify", svc.notify_assignees)
+    import multiprocessing.connection
+    multiprocessing.connection.Connection.recv = timed("wait for rows", multiprocessing.connection.Connection.recv)
+    pipeline.BatchWriter.record = timed("record", pipeline.BatchWriter.record)
+    pipeline.BatchWriter.insert = timed("insert", pipeline.BatchWriter.insert)
 if os.environ.get("BENCH_PROFILE"):
     import cProfile
     profile = cProfile.Profile()

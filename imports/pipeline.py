@@ -499,7 +499,7 @@ class BatchWriter:
         previous = dict(
             _lookup(
                 f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
-                [r[2] for r in valid],
+                sorted(r[2] for r in valid),  # probed in key order: neighbouring pages, warm in cache
             )
         )
         if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
@@ -618,11 +618,14 @@ class BatchWriter:
         ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True, constants=shared)
         for p, pk in zip(pending, ids, strict=True):
             p.pk = pk
+        # in key order: random 64-bit keys inserted sorted walk the table's B-tree left to right
+        fingerprints = sorted((row[2], p.pk) for p, row in zip(pending, rows, strict=True))
         insert_rows(
             ImportFingerprint,
-            ("id", "object_type", "record_id", "job_id"),
-            [(row[2], ObjectType.LEAD, p.pk, job.pk) for p, row in zip(pending, rows, strict=True)],
+            ("id", "record_id"),
+            fingerprints,
             ready=True,
+            constants={"object_type": str(ObjectType.LEAD), "job_id": job.pk},
         )
 
     def record(self, outcomes: list[tuple], decisions: dict) -> None:
