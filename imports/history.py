@@ -27,8 +27,8 @@ def creation_entries(instance) -> list[ChangeLog]:
         .order_by("-record_id")
         .first()
     )
-    if run is None or run.record_id + run.row_count <= instance.pk:
-        return []
+    if run is None or run.record_id + run.row_count <= instance.pk or (run.placements or {}).get("stored"):
+        return []  # not imported, or imported when the creation was still stored as a history row
     offset = instance.pk - run.record_id
     note = _("Imported from %(file)s, row %(row)s") % {"file": run.job.original_name, "row": run.row_number + offset}
     placements = run.placements or {}

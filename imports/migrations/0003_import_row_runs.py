@@ -3,6 +3,12 @@
 from django.db import migrations, models
 
 
+def mark_stored(apps, schema_editor):
+    """Rows imported until now wrote their creation as a history row: say so, so it is not derived twice."""
+    ImportRow = apps.get_model("imports", "ImportRow")  # noqa: N806
+    ImportRow.objects.filter(outcome="created").update(placements={"stored": True})
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,4 +30,5 @@ class Migration(migrations.Migration):
             model_name='importrow',
             index=models.Index(condition=models.Q(('outcome', 'created')), fields=['record_id'], name='importrow_created_idx'),
         ),
+        migrations.RunPython(mark_stored, migrations.RunPython.noop),
     ]

@@ -471,3 +471,24 @@ def test_created_rows_are_stored_as_runs_and_read_back_row_by_row(rep, api_for):
     assert walk(outcome="created") == [row for row in expected if row[1] == "created"]
     assert [r.row_number for r in job_rows(job, after=1, limit=3)] == [2, 3, 4]  # starts inside a run
     assert [r.row_number for r in job_rows(job, after=7, descending=True, limit=3)] == [6, 5, 4]
+
+
+def test_a_lead_imported_before_creations_were_derived_shows_its_creation_once(rep):
+    """Imports used to write a history entry per lead; the migration marks their outcome records so such a
+    lead keeps that one entry and gets no second, derived one."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from core import history
+    from core.models import ChangeLog
+
+    run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1])))
+    lead = Lead.objects.get()
+    [derived] = history.entries_for(lead)
+    assert derived.pk is None and "leads.csv" in derived.note
+    ChangeLog.objects.create(
+        object_type="lead", object_id=lead.pk, object_repr=str(lead), action="create", actor=rep, note="旧的导入记录"
+    )
+    importlib.import_module("imports.migrations.0003_import_row_runs").mark_stored(django_apps, None)
+    assert [e.note for e in history.entries_for(lead)] == ["旧的导入记录"]
