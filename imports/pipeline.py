@@ -1,8 +1,10 @@
 """The import pipeline: rows → normalised lead data → duplicate check → assignment → bulk insert.
 
-Rows are processed in batches; each batch is one transaction that also advances the job's cursor,
-so a crash or restart either keeps a whole batch or none of it, and the job resumes where the last
-committed batch ended. Every row ends in exactly one outcome: created, merged, skipped or rejected.
+Rows are normalised and written a chunk at a time (a helper process normalises the next chunk while
+this one is written); a batch of chunks is one transaction that also advances the job's cursor, so a
+crash or restart either keeps a whole batch or none of it, and the job resumes where the last committed
+batch ended. Every row ends in exactly one outcome: created, merged, skipped or rejected; created rows
+are recorded as runs, which also serve as the new leads' creation history (imports.history).
 """
 
 from __future__ import annotations
