@@ -79,6 +79,16 @@ def active_rules() -> list[AssignmentRule]:
     )
 
 
+_UNSET = object()
+
+
+class _Matched(list):
+    """The rules that hold for a lead, shared by the leads with its signature, and the territory that
+    signature's region falls in (its region codes are part of it), so it is looked up once."""
+
+    territory = _UNSET
+
+
 class _Planner:
     """Plans a batch in memory; the only queries are the batch-wide reads in `plan`."""
 
@@ -172,13 +182,15 @@ class _Planner:
             if found is not None:
                 matches.append(found)
                 continue
-            found = [rule for rule, holds in self.tests if holds(lead)]
+            found = _Matched(rule for rule, holds in self.tests if holds(lead))
             if key is not None:
                 known[key] = found
             matches.append(found)
             for rule in found:
                 if rule.strategy == Strategy.TERRITORY:
                     territory = self.territory_for(lead)
+                    if key is not None:
+                        found.territory = territory
                     if territory is not None and territory.pk not in seen_territories:
                         seen_territories.add(territory.pk)
                         keys.add(territory.cursor_key)
@@ -288,7 +300,9 @@ class _Planner:
             decision = Decision(lead=lead, rule=rule)
             cap = rule.max_open_leads
             if rule.strategy == Strategy.TERRITORY:
-                territory = self.territory_for(lead)
+                territory = getattr(rules, "territory", _UNSET)
+                if territory is _UNSET:
+                    territory = self.territory_for(lead)
                 if territory is None:
                     continue
                 team = self.team_of(territory)
@@ -307,7 +321,7 @@ class _Planner:
                 continue
             decision.owner = owner
             if lead.status in OPEN_LEAD_STATUSES:
-                self.load[owner.pk] += 1
+                self.load[owner.id] += 1
             return decision
         return Decision(lead=lead)
 

@@ -549,10 +549,10 @@ class BatchWriter:
         for p in unowned:
             p.owner_id = None
         for p, decision in zip(unowned, plan(unowned), strict=True):
-            if decision.matched:
+            if decision.rule is not None:
                 decisions[p.row_number] = decision
-                p.owner_id = decision.owner.pk if decision.owner else None
-                p.pool_id = decision.pool.pk if decision.pool else None
+                p.owner_id = decision.owner.id if decision.owner else None
+                p.pool_id = decision.pool.id if decision.pool else None
             else:
                 p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
         self.insert(pending, to_create, decisions, now)
@@ -657,7 +657,7 @@ class BatchWriter:
             decision = decisions.get(number) if outcome == RowOutcome.CREATED else None
             key = None
             if decision is not None:
-                key = (decision.rule.pk, decision.rule.name, decision.territory.name if decision.territory else "")
+                key = (decision.rule.id, decision.rule.name, decision.territory.name if decision.territory else "")
             if outcome == RowOutcome.CREATED and run is not None:
                 count = run[6]
                 if run[1] + count == number and run[3] + count == record_id:
