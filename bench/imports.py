@@ -283,7 +283,8 @@ def main() -> int:
     verdict = "ok" if rate >= TARGET_ROWS_PER_S else "below target"
     lines = [
         f"| import {args.rows:,} rows ({how}): upload, read, normalise, duplicate check, assignment, write leads "
-        f"+ row outcomes (their creation history) | {rows_s:.1f} s | {rate:,.0f} rows/s | ≥ {TARGET_ROWS_PER_S:,} rows/s "
+        f"+ row outcomes (their creation history) | {rows_s:.1f} s | {rate:,.0f} rows/s "
+        f"| ≥ {TARGET_ROWS_PER_S:,} rows/s "
         f"| {verdict} |",
         f"| then: search tokens + abbreviation keys of the {int(created):,} new leads (searchable) | "
         f"{index_s:.1f} s | {int(created) / max(index_s, 1e-9):,.0f} rows/s | | |",

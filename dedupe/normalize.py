@@ -212,6 +212,21 @@ def head_of(core: str) -> str:
     return core.replace(" ", "")[:HEAD_LATIN]
 
 
+def bucket_prefix(core: str) -> str:
+    """What the stored cores of a name's blocking bucket start with: the head, as written in the core.
+    Latin cores keep their spaces (ge healthcare) while the head drops them (gehe), so the prefix runs
+    to the head's last letter: "ge he"."""
+    if not core or is_cjk(core):
+        return head_of(core)
+    letters = 0
+    for index, char in enumerate(core):
+        if char != " ":
+            letters += 1
+            if letters == HEAD_LATIN:
+                return core[: index + 1]
+    return core
+
+
 def _strip_cn_legal(run: str) -> str:
     if run.endswith(BRANCH_MARKERS):  # 深圳分公司 keeps its 公司
         return run

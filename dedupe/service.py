@@ -43,6 +43,7 @@ from .choices import (
 from .normalize import (
     NATIONAL,
     Name,
+    bucket_prefix,
     is_cjk,
     normalize_credit_code,
     normalize_email,
@@ -326,7 +327,7 @@ def name_hits(model, query: Name, rule: Rule, *, exclude_id=None) -> list[tuple[
     sure = dict(base.filter(found).order_by("-pk").values_list("pk", field_name)[: EXACT_CAP + KEY_CAP])
     # the blocking bucket, scored on the stored core once per distinct core; the likeliest are read in full
     bucket: dict[str, list[int]] = {}
-    for pk, match_name in _bucket(model, query.head):
+    for pk, match_name in _bucket(model, bucket_prefix(query.core)):
         if pk not in sure:
             bucket.setdefault(match_name, []).append(pk)
     threshold = rule.threshold
@@ -362,15 +363,15 @@ def name_hits(model, query: Name, rule: Rule, *, exclude_id=None) -> list[tuple[
     return scored
 
 
-def _bucket(model, head: str) -> list[tuple[int, str]]:
+def _bucket(model, prefix: str) -> list[tuple[int, str]]:
     """(pk, match_name) of the newest records in a blocking bucket, deleted ones included (the caller
     reads the likely ones again through the live manager). On SQLite the bucket is read from the
-    match_name index alone, as the range of names starting with the head (binary collation: code-point
-    order); on PostgreSQL as LIKE 'head%' on the same index (built with pattern operators)."""
+    match_name index alone, as the range of names starting with the prefix (binary collation: code-point
+    order); on PostgreSQL as LIKE 'prefix%' on the same index (built with pattern operators)."""
     if connection.vendor == "sqlite":
-        qs = model.all_objects.filter(match_name__gte=head, match_name__lt=head + "\U0010ffff")
+        qs = model.all_objects.filter(match_name__gte=prefix, match_name__lt=prefix + "\U0010ffff")
     else:
-        qs = model.all_objects.filter(match_name__startswith=head)
+        qs = model.all_objects.filter(match_name__startswith=prefix)
     qs = qs.exclude(match_name="")  # the index is partial: say so, or the planner will not use it
     return list(qs.order_by("-pk").values_list("pk", "match_name")[:BUCKET_CAP])
 

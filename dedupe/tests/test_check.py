@@ -34,6 +34,18 @@ def test_check_finds_the_abbreviation_of_a_visible_account_with_its_details(org,
     assert hit["url"] == f"/accounts/{account.pk}/"
 
 
+def test_a_latin_name_whose_first_word_is_short_finds_its_longer_form(org, rep, make, api_for):
+    """The name bucket of "GE Healthcare" (head gehe) holds the stored "ge healthcare systems": spaces stay
+    in the stored core, so the bucket is read by the prefix "ge he", not "gehe"."""
+    from dedupe.normalize import bucket_prefix
+
+    assert bucket_prefix("ge healthcare") == "ge he" and bucket_prefix("3m") == "3m"
+    account = make.account(rep, name="GE Healthcare Systems Co., Ltd.")
+    make.account(rep, name="Geo Heat Pumps Ltd.")  # same head letters without the space: not a hit
+    body = check(api_for(rep), object="account", name="GE Healthcare")
+    assert [c["id"] for c in body["candidates"]] == [account.pk]
+
+
 def test_a_hidden_record_reveals_only_that_it_exists_and_who_owns_it(org, rep, other, make, api_for):
     make.account(other, name="广州汽车集团股份有限公司", phone="020-83151139", notes="机密报价 100 万")
     body = check(api_for(rep), object="account", name="广汽集团", phone="02083151139")
