@@ -81,8 +81,9 @@ class ImportRow(models.Model):
     Created rows are stored as runs: `row_count` consecutive rows that created consecutive records
     (`record_id`, `record_id + 1`, …), so a million-row import that creates everything writes a few
     dozen of these instead of a million. Every other outcome is one entry per row. Read them row by
-    row through `imports.outcomes`. No fingerprint here (see ImportFingerprint) and only the (job, row)
-    key, which rows of a job are read by."""
+    row through `job_rows` below. A created run is also its leads' creation history (imports.history):
+    deleting a job would take that with it, which is why nothing deletes jobs. No fingerprint here (see
+    ImportFingerprint) and only the (job, row) key, which rows of a job are read by."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows", db_index=False)
     row_number = models.PositiveIntegerField()  # 1-based, header excluded

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import multiprocessing
 import re
 from decimal import Decimal, InvalidOperation
@@ -447,22 +448,26 @@ class BatchWriter:
         """Import the rows of `chunks` (lists of normalised rows, consumed here) in one transaction that
         also advances the job's cursor: how many rows that was (0 at the end of the file), or None when
         the job moved on without them (cancelled, or another worker). Each chunk is checked against what
-        the chunks before it wrote, so the next one can be normalised while this one is written."""
+        the chunks before it wrote, so the next one can be normalised while this one is written. The
+        first chunk is taken before the transaction begins: the write lock is not held while it is read."""
         from assignment.service import notify_assignees
 
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        if first is None:
+            return 0
         job = self.job
         counts = dict.fromkeys(RowOutcome.values, 0)
         decisions: list = []
+        seen: dict[object, int] = {}  # the transaction's rows by fingerprint, phone and email
         written = 0
         with transaction.atomic():
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
                 return None
-            for results in chunks:
-                self.write_chunk(results, counts, decisions)
+            for results in itertools.chain([first], chunks):
+                self.write_chunk(results, counts, decisions, seen)
                 written += len(results)
-            if not written:
-                return 0
             ImportJob.objects.filter(pk=job.pk).update(
                 processed_rows=start + written,
                 created_count=F("created_count") + counts[RowOutcome.CREATED],
@@ -474,9 +479,10 @@ class BatchWriter:
                 notify_assignees(decisions, job.created_by)
         return written
 
-    def write_chunk(self, results: list[tuple], counts: dict, placed: list) -> None:
+    def write_chunk(self, results: list[tuple], counts: dict, placed: list, seen: dict) -> None:
         """One chunk of the transaction under way: duplicates, assignment, inserts, outcomes; adds to
-        `counts` per outcome and to `placed` the assignment decisions to notify about."""
+        `counts` per outcome, to `placed` the assignment decisions to notify about and to `seen` the
+        keys of its new rows (a later row of the same transaction repeating one is "the same as row N")."""
         from assignment.service import plan
         from leads.models import Lead
 
@@ -511,7 +517,6 @@ class BatchWriter:
             for fp in gone:
                 del previous[fp]
         check = job.on_duplicate != OnDuplicate.CREATE
-        seen: dict[object, int] = {}
         fresh = []
         phone = email = ""
         for row in valid:
@@ -786,11 +791,13 @@ def run_job(job_id: int) -> ImportJob:
     writer = BatchWriter(job)
     try:
         start = job.processed_rows
-        chunks_per_transaction = rows_per_batch(job.total_rows) // BATCH_SIZE
+        # several chunks to a transaction only when a helper process normalises them ahead of the writes:
+        # this process would otherwise read and normalise them while holding the write lock
+        together = rows_per_batch(job.total_rows) // BATCH_SIZE if use_helper_process(job) else 1
         with cyclic_gc_paused():
             chunks = normalised_batches(job, start)
             while True:
-                written = writer.write(start, islice(chunks, chunks_per_transaction))
+                written = writer.write(start, islice(chunks, together))
                 if written is None:
                     job.refresh_from_db()
                     return job
@@ -871,8 +878,16 @@ def index_job(job: ImportJob) -> None:
     runs = ImportRow.objects.filter(job=job, outcome=RowOutcome.CREATED).order_by("row_number")
 
     def created_ids():
-        for first, count in runs.values_list("record_id", "row_count").iterator(chunk_size=2000):
-            yield from range(first, first + count)
+        # a page of runs at a time, each query finished before the writes: on SQLite a read left open
+        # would keep an old snapshot, and the next write transaction would fail as soon as anyone committed
+        last = 0
+        while True:
+            page = list(runs.filter(row_number__gt=last).values_list("row_number", "record_id", "row_count")[:2000])
+            if not page:
+                return
+            last = page[-1][0]
+            for _number, first, count in page:
+                yield from range(first, first + count)
 
     def chunks():
         ids_in_order = created_ids()

@@ -492,3 +492,20 @@ def test_a_lead_imported_before_creations_were_derived_shows_its_creation_once(r
     )
     importlib.import_module("imports.migrations.0003_import_row_runs").mark_stored(django_apps, None)
     assert [e.note for e in history.entries_for(lead)] == ["旧的导入记录"]
+
+
+def test_a_row_repeating_an_earlier_row_of_the_same_transaction_is_that_row_again(rep, settings, monkeypatch):
+    """With a helper process several chunks share a transaction; a repeat of an earlier chunk's row is
+    "the same as row N", not merged into the lead that row just created."""
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
+    settings.TIDE_IMPORT_PARALLEL_ROWS = 1  # the helper process, as for a big file
+    rows = [[f"分块公司{i}", "", f"1380000{i:04d}", "", "", "", "", ""] for i in range(1, 201)]
+    rows[14] = ["分块公司五", "另一个人", rows[4][2], "", "", "", "", ""]  # row 15 repeats row 5's mobile
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows))
+    assert pipeline.rows_per_batch(job.total_rows) == 20  # two chunks to a transaction
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
+    job = run(job)
+    assert (job.created_count, job.skipped_count, job.merged_count) == (199, 1, 0)
+    [repeat] = job_rows(job, outcome="skipped")
+    assert repeat.row_number == 15 and "5" in repeat.reasons["__all__"][0]
+    assert Lead.objects.get(company="分块公司5").contact_name == ""  # nothing merged into it
