@@ -22,7 +22,9 @@ def creation_entries(instance) -> list[ChangeLog]:
     if getattr(instance, "object_type", None) != ObjectType.LEAD or not instance.pk:
         return []
     run = (
-        ImportRow.objects.filter(outcome=RowOutcome.CREATED, record_id__lte=instance.pk, job__object_type="lead")
+        ImportRow.objects.filter(
+            outcome=RowOutcome.CREATED, record_id__lte=instance.pk, job__object_type=ObjectType.LEAD
+        )
         .select_related("job__created_by")
         .order_by("-record_id")
         .first()

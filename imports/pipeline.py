@@ -31,7 +31,7 @@ from core.validators import normalize_phone, parse_cn_phone
 from leads.choices import LeadStatus
 
 from .choices import JobStatus, OnDuplicate, RowOutcome
-from .models import ImportFingerprint, ImportJob, ImportRow
+from .models import ImportFingerprint, ImportJob, ImportRow, job_rows
 from .parsing import iter_rows
 
 BATCH_SIZE = 10000  # rows normalised and written at a time (a chunk); transactions take several
@@ -875,26 +875,16 @@ def index_job(job: ImportJob) -> None:
     from leads.models import Lead
     from search.indexer import replace_documents
 
-    runs = ImportRow.objects.filter(job=job, outcome=RowOutcome.CREATED).order_by("row_number")
-
-    def created_ids():
-        # a page of runs at a time, each query finished before the writes: on SQLite a read left open
-        # would keep an old snapshot, and the next write transaction would fail as soon as anyone committed
+    def chunks():
+        # job_rows finishes its queries before returning: on SQLite a read left open during the writes
+        # would keep an old snapshot, and the next write transaction would fail once anyone committed
         last = 0
         while True:
-            page = list(runs.filter(row_number__gt=last).values_list("row_number", "record_id", "row_count")[:2000])
-            if not page:
+            created = job_rows(job, outcome=RowOutcome.CREATED, after=last, limit=INDEX_CHUNK)
+            if not created:
                 return
-            last = page[-1][0]
-            for _number, first, count in page:
-                yield from range(first, first + count)
-
-    def chunks():
-        ids_in_order = created_ids()
-        while True:
-            ids = list(islice(ids_in_order, INDEX_CHUNK))
-            if not ids:
-                return
+            last = created[-1].row_number
+            ids = [row.record_id for row in created]
             low, high = min(ids), max(ids)
             alive = Lead.objects.filter(pk__range=(low, high), deleted_at__isnull=True)
             if high - low + 1 != len(ids):  # not one contiguous range: name them
