@@ -104,11 +104,8 @@ class Account(OwnedModel):
             ),
             models.Index(fields=["-created_at", "-id"], name="account_new_idx", condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["name"], name="account_name_idx"),
-            models.Index(
-                fields=["pool", "-created_at", "-id"],
-                name="account_pool_new_idx",
-                condition=Q(deleted_at__isnull=True, pool__isnull=False),
-            ),
+            # No (pool, newest) index over all of a pool's records: nothing lists them that way, and every
+            # record imported into a pool paid for one. The sweep and the claim list have their own below.
             # The recycling sweep: a pool's owned records by ownership age.
             models.Index(
                 fields=["pool", "owner_since"],

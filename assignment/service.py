@@ -98,11 +98,11 @@ class _Planner:
         self.load: dict[int, int] = defaultdict(int)
         self.caps: dict[int, int] = {}
         self.cursors: dict[str, RotationCursor] = {}
-        self.dirty: set[str] = set()
+        self.dirty: dict[str, list] = {}  # cursor key → the team it turned over
+        self._turns: dict[str, list] = {}
         self._territory_by_code: dict[str, Territory] | None = None
         self._teams: dict[int, list] = {}
         self._members: dict[int, list] = {}
-        self._ids: dict[str, list[int]] = {}
         self._pools: dict[int, object] = {}
         self.tests = [(rule, predicate(rule.conditions or {"all": []}, ObjectType.LEAD)) for rule in rules]
 
@@ -156,6 +156,11 @@ class _Planner:
             return None
         names.discard("region")  # the region codes are always part of the signature (territories)
         attrs = (*sorted(names), "district_code", "city_code", "province_code")
+        kinds = {type(lead) for lead in self.leads}
+        getter_for = getattr(next(iter(kinds)), "getter_for", None) if len(kinds) == 1 else None
+        direct = getter_for(attrs) if getter_for else None
+        if direct is not None:  # rows of an import: their values are read straight from the row's tuple
+            return direct
         fast = attrgetter(*attrs)  # a tuple, as at least the three region codes are read
 
         def signature(lead):
@@ -259,23 +264,25 @@ class _Planner:
         return self.load[user.id] < cap
 
     def rotate(self, key: str, team: list, rule_cap: int | None):
-        """The next available user after the one picked last, in the team's fixed order."""
-        cursor = self.cursors[key]
-        ids = self._ids.get(key)
-        if ids is None:
-            ids = self._ids[key] = [u.pk for u in team]
-        if cursor.last_user_id in ids:
-            start = ids.index(cursor.last_user_id) + 1
-        else:  # never used (position -1), or the last picked user left the list: his successor moved up
-            start = max(cursor.position, 0)
-        for step in range(len(team)):
-            index = (start + step) % len(team)
-            if self.available(team[index], rule_cap):
-                cursor.last_user_id = team[index].pk
-                cursor.position = index
-                cursor.turns += 1
-                self.dirty.add(key)
-                return team[index]
+        """The next available user after the one picked last, in the team's fixed order. The turn is
+        kept as [index picked last or None, position, turns] and written to the cursor once per batch."""
+        turn = self._turns.get(key)
+        if turn is None:
+            cursor = self.cursors[key]
+            ids = [u.pk for u in team]
+            # never used (position -1), or the last picked user left the list: his successor moved up
+            last = ids.index(cursor.last_user_id) if cursor.last_user_id in ids else None
+            turn = self._turns[key] = [last, cursor.position, cursor.turns]
+        start = turn[0] + 1 if turn[0] is not None else max(turn[1], 0)
+        size = len(team)
+        for step in range(size):
+            index = (start + step) % size
+            user = team[index]
+            if self.available(user, rule_cap):
+                turn[0] = turn[1] = index
+                turn[2] += 1
+                self.dirty[key] = team
+                return user
         return None
 
     def least_loaded(self, team: list, rule_cap: int | None):
@@ -289,6 +296,19 @@ class _Planner:
             usable = pool is not None and pool.is_active and pool.object_type == ObjectType.LEAD
             self._pools[rule.id] = pool if usable else None
         return self._pools[rule.id]
+
+    def settled_pool(self, rules: list[AssignmentRule]):
+        """(rule, pool) when the leads sharing `rules` all go to that rule's pool whatever the batch's
+        state: it is the first rule able to place them, the rules before it being territory rules that
+        found no territory for their signature. None when a rule before it depends on who is available."""
+        for rule in rules:
+            if rule.strategy == Strategy.POOL:
+                pool = self.pool_of(rule)
+                if pool is not None:
+                    return rule, pool
+            elif rule.strategy != Strategy.TERRITORY or getattr(rules, "territory", _UNSET) is not None:
+                return None
+        return None
 
     def decide(self, lead: Lead, rules: list[AssignmentRule]) -> Decision:
         for rule in rules:
@@ -329,12 +349,21 @@ class _Planner:
         matches, keys, users = self.candidates()
         self.lock_cursors(keys)
         self.read_loads(users, counted=self.loads_matter(matches))
-        decisions = [self.decide(lead, matches[i]) for i, lead in enumerate(self.leads)]
+        settled: dict[int, tuple | None] = {}  # by id() of the rule lists leads with one signature share
+        decisions = []
+        for lead, rules in zip(self.leads, matches, strict=True):
+            key = id(rules)
+            if key not in settled:
+                settled[key] = self.settled_pool(rules) if isinstance(rules, _Matched) else None
+            found = settled[key]
+            decisions.append(Decision(lead=lead, rule=found[0], pool=found[1]) if found else self.decide(lead, rules))
         now = timezone.now()
         for key in sorted(self.dirty):
+            last, position, turns = self._turns[key]
             c = self.cursors[key]
+            c.last_user_id, c.position, c.turns = self.dirty[key][last].pk, position, turns
             RotationCursor.objects.filter(pk=c.pk).update(
-                last_user_id=c.last_user_id, position=c.position, turns=c.turns, updated_at=now
+                last_user_id=c.last_user_id, position=position, turns=turns, updated_at=now
             )
         return decisions
 

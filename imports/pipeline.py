@@ -17,6 +17,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 
 from django.db import transaction
@@ -294,6 +295,16 @@ class PendingLead:
         from django.urls import reverse
 
         return reverse("leads:detail", args=[self.pk])
+
+    @staticmethod
+    def getter_for(names: tuple[str, ...]):
+        """A function giving the tuple of these fields of a row (the assignment planner's signature),
+        reading the values tuple directly rather than through a property per field; None when one of
+        them is not a lead field."""
+        if not set(names) <= set(LEAD_FIELDS):
+            return None
+        values = itemgetter(*(LEAD_FIELDS.index(name) for name in names))
+        return lambda pending: values(pending.values)
 
 
 for _index, _name in enumerate(LEAD_FIELDS):

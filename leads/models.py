@@ -142,11 +142,8 @@ class Lead(OwnedModel):
                 condition=Q(deleted_at__isnull=True),
             ),
             models.Index(fields=["-created_at", "-id"], name="lead_new_idx", condition=Q(deleted_at__isnull=True)),
-            models.Index(
-                fields=["pool", "-created_at", "-id"],
-                name="lead_pool_new_idx",
-                condition=Q(deleted_at__isnull=True, pool__isnull=False),
-            ),
+            # No (pool, newest) index over all of a pool's records: nothing lists them that way, and every
+            # record imported into a pool paid for one. The sweep and the claim list have their own below.
             # The recycling sweep: a pool's owned records by ownership age.
             models.Index(
                 fields=["pool", "owner_since"],

@@ -483,3 +483,58 @@ def test_a_batch_matches_each_lead_as_if_it_came_alone(org, reps):
     twins = [Lead(company="甲", score=10, facts={"has_project": True}), Lead(company="乙", score=10, facts={})]
     assert [d.rule.name for d in plan(twins)] == ["facts", "rest"]
     assert Lead.objects.count() == 0  # planning writes no lead
+
+
+def test_a_batch_goes_to_the_pool_only_where_no_earlier_rule_can_place_it(org, reps):
+    """Leads alike are sent to a pool in one step when nothing before the pool rule can take them;
+    where a territory holds their region, or a capped rule runs out of room half-way through the batch,
+    the earlier rule still places them first, and an inactive pool lets the next rule try."""
+    from assignment.service import plan
+    from leads.models import Lead
+    from pools.models import Pool
+
+    territory(org, "华东", ["31"], members=[reps[1]])
+    rule(
+        org,
+        name="capped",
+        strategy="users",
+        members=[reps[0]],
+        max_open_leads=2,
+        conditions={"field": "source", "op": "eq", "value": "web_form"},
+    )
+    rule(org, name="by region", strategy="territory")
+    pool = Pool.objects.create(name="公海", object_type="lead")
+    closed = Pool.objects.create(name="停用公海", object_type="lead")
+    rule(org, name="closed pool", strategy="pool", pool=closed, conditions={"field": "score", "op": "gte", "value": 50})
+    Pool.objects.filter(pk=closed.pk).update(is_active=False)  # deactivated after the rule was set up
+    rule(org, name="pool", strategy="pool", pool=pool)
+    rule(org, name="last", strategy="users", members=[reps[2]])
+    batch = [
+        Lead(company=f"批{i}", source=source, province_code=province, score=score)
+        for i, (source, province, score) in enumerate(
+            [
+                ("api", "44", 0),
+                ("api", "31", 0),
+                ("web_form", "44", 0),
+                ("web_form", "44", 0),
+                ("web_form", "44", 0),
+                ("api", "44", 90),
+                ("web_form", "31", 0),
+                ("api", "44", 0),
+            ]
+        )
+    ]
+    placed = [
+        (d.rule.name, d.owner.username if d.owner else None, d.pool.name if d.pool else None) for d in plan(batch)
+    ]
+    assert placed == [
+        ("pool", None, "公海"),
+        ("by region", "rep2", None),
+        ("capped", "rep1", None),
+        ("capped", "rep1", None),
+        ("pool", None, "公海"),  # rep1 is at his cap of two: the same kind of lead now goes to the pool
+        ("pool", None, "公海"),  # the inactive pool's rule lets the next one try
+        ("by region", "rep2", None),
+        ("pool", None, "公海"),
+    ]
+    assert Lead.objects.count() == 0

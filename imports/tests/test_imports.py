@@ -509,3 +509,42 @@ def test_a_row_repeating_an_earlier_row_of_the_same_transaction_is_that_row_agai
     [repeat] = job_rows(job, outcome="skipped")
     assert repeat.row_number == 15 and "5" in repeat.reasons["__all__"][0]
     assert Lead.objects.get(company="分块公司5").contact_name == ""  # nothing merged into it
+
+
+def test_rows_of_an_import_meet_the_rules_as_lead_instances_would(org):
+    """The planner reads an import row's fields straight from its values tuple; the rules must see the
+    same source, score and region there as on a lead."""
+    from assignment.models import AssignmentRule, RuleMember, Territory, TerritoryMember, TerritoryRegion
+    from assignment.service import plan
+
+    reps = [org.user(f"planner{i}", org.sh) for i in range(3)]
+    hot = AssignmentRule.objects.create(
+        name="hot", order=1, strategy="users", conditions={"field": "score", "op": "gte", "value": 50}
+    )
+    RuleMember.objects.create(rule=hot, user=reps[0], position=0)
+    web = AssignmentRule.objects.create(
+        name="web", order=2, strategy="users", conditions={"field": "source", "op": "eq", "value": "web_form"}
+    )
+    RuleMember.objects.create(rule=web, user=reps[1], position=0)
+    AssignmentRule.objects.create(name="region", order=3, strategy="territory")
+    east = Territory.objects.create(name="华东")
+    TerritoryRegion.objects.create(territory=east, code="3101")
+    TerritoryMember.objects.create(territory=east, user=reps[2], position=0)
+    cases = [(80, "api", "44", ""), (10, "web_form", "44", ""), (10, "api", "31", "3101"), (10, "api", "31", "3102")]
+
+    def row(score, source, province, city):
+        values = dict.fromkeys(pipeline.LEAD_FIELDS, "") | {
+            "company": "某公司",
+            "score": score,
+            "source": source,
+            "province_code": province,
+            "city_code": city,
+        }
+        return tuple(values[name] for name in pipeline.LEAD_FIELDS)
+
+    pending = [pipeline.PendingLead(n, row(*case), None, None) for n, case in enumerate(cases)]
+    leads = [Lead(company="某公司", score=s, source=src, province_code=p, city_code=c) for s, src, p, c in cases]
+    placed = [
+        [(d.rule and d.rule.name, d.owner and d.owner.username) for d in plan(batch)] for batch in (pending, leads)
+    ]
+    assert placed[0] == placed[1] == [("hot", "planner0"), ("web", "planner1"), ("region", "planner2"), (None, None)]
