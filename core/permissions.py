@@ -122,6 +122,19 @@ class VisibleQuerySet(models.QuerySet):
 
     def visibility_q(self, user, action: str = Action.VIEW) -> Q | None:
         """None: everything; Q(pk__in=[]) style when nothing."""
+        clauses = self.visibility_clauses(user, action)
+        if clauses is None:
+            return None
+        if not clauses:
+            return NOTHING
+        q = clauses[0]
+        for clause in clauses[1:]:
+            q |= clause
+        return q
+
+    def visibility_clauses(self, user, action: str = Action.VIEW) -> list[Q] | None:
+        """The ways a record can be visible (his scope, shares with him, a visible parent), any of which
+        suffices: None when everything is, [] when nothing."""
         model = self.model
         grants = grants_for(user)
         scope = grants.scope(model.object_type, action)
@@ -151,22 +164,25 @@ class VisibleQuerySet(models.QuerySet):
                         clauses.append(Q(**{f"{field}__isnull": False}))
                 elif parent_q != NOTHING:
                     clauses.append(Q(**{f"{field}__in": parent_model.objects.filter(parent_q).values("id")}))
-        if not clauses:
-            return NOTHING
-        q = clauses[0]
-        for clause in clauses[1:]:
-            q |= clause
-        return q
+        return clauses
 
     def visible_to(self, user, action: str = Action.VIEW):
         if not user_is_usable(user):
             return self.none()
-        q = self.visibility_q(user, action)
-        if q is None:
+        clauses = self.visibility_clauses(user, action)
+        if clauses is None:
             return self
-        if q == NOTHING:
+        if not clauses:
             return self.none()
-        return self.filter(q)
+        q = clauses[0]
+        for clause in clauses[1:]:
+            q |= clause
+        qs = self.filter(q)
+        if len(clauses) > 1:
+            # Kept on the query (its clones keep it) for keyset_page: a database orders an OR of, say, "his
+            # own" and "shared with him" badly, so a page is read per clause, each along its own index.
+            qs.query.visibility_clauses = tuple(clauses)
+        return qs
 
 
 NOTHING = Q(pk__in=[])
