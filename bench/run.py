@@ -87,6 +87,18 @@ new_rep, created = User.objects.get_or_create(
 if created:
     new_rep.roles.add(Role.objects.get(code="sales_rep"))
     Lead.objects.filter(pk__in=list(Lead.objects.order_by("id").values_list("pk", flat=True)[:5])).update(owner=new_rep)
+# A rep like the new one with three old leads of others shared with him (a project team).
+from core.models import RecordShare
+shared_rep, created = User.objects.get_or_create(
+    username="bench-shared-rep", defaults={"name": "项目组新人", "department_id": rep.department_id}
+)
+if created:
+    shared_rep.roles.add(Role.objects.get(code="sales_rep"))
+    first = list(Lead.objects.order_by("id").values_list("pk", flat=True)[5:13])
+    Lead.objects.filter(pk__in=first[:5]).update(owner=shared_rep)
+    RecordShare.objects.bulk_create(
+        [RecordShare(object_type="lead", object_id=pk, user=shared_rep, access="view") for pk in first[5:]]
+    )
 print(json.dumps({
     "session": store.session_key,
     "rep": rep.username,
@@ -246,7 +258,7 @@ class Client:
 class Scenario:
     def __init__(self, name: str, target: float, make_request, expect: int = 200, client: str = "api"):
         self.name = name
-        self.client = client  # api (admin token), page (admin session), rep, new_rep (their own tokens)
+        self.client = client  # api (admin token), page (admin session), rep, new_rep, shared_rep (own tokens)
         self.target = target
         self.make_request = make_request  # i -> (method, path, body)
         self.expect = expect
@@ -320,6 +332,18 @@ def build_scenarios(client: Client, probe: dict, requests: int) -> list[Scenario
             TARGET_LIST,
             lambda i: ("GET", unfiltered, None),
             client="new_rep",
+        ),
+        Scenario(
+            "leads: a new rep's list, 5 own + 3 shared old leads",
+            TARGET_LIST,
+            lambda i: ("GET", unfiltered, None),
+            client="shared_rep",
+        ),
+        Scenario(
+            "leads: the same, status new",
+            TARGET_LIST,
+            lambda i: ("GET", "/api/v1/leads/?status=new&limit=50", None),
+            client="shared_rep",
         ),
     ]
     for label, path in (("leads: all, page 2", unfiltered), ("leads: owner + status, page 2", filtered)):
@@ -782,7 +806,12 @@ def main() -> None:
     probe = json.loads(shell(PROBE))
     tokens = {
         name: manage("apitoken", username, "--name", "bench").strip().splitlines()[-1]
-        for name, username in (("api", "admin"), ("rep", probe["rep"]), ("new_rep", "bench-new-rep"))
+        for name, username in (
+            ("api", "admin"),
+            ("rep", probe["rep"]),
+            ("new_rep", "bench-new-rep"),
+            ("shared_rep", "bench-shared-rep"),
+        )
     }
     port = free_port()
     log(f"Starting gunicorn on 127.0.0.1:{port}")
