@@ -11,6 +11,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.query import ModelIterable
 from django.db.models.sql.where import WhereNode
 from django.utils.translation import gettext as _
 
@@ -58,9 +59,9 @@ def keyset_page(qs, *, field: str, descending: bool, cursor: str | None, limit: 
             qs = qs.filter(Q(**{f"{field}__lt": value}) | Q(**{field: value, "id__lt": pk}))
         else:
             qs = qs.filter(Q(**{f"{field}__gt": value}) | Q(**{field: value, "id__gt": pk}))
-    clauses = getattr(qs.query, "visibility_clauses", None)
-    if clauses and _orderable_in_python(qs.model, field):
-        rows = _page_by_clause(qs, clauses, field=field, descending=descending, limit=limit)
+    branches = visibility_branches(qs) if _orderable_in_python(qs.model, field) else None
+    if branches is not None:
+        rows = _page_by_clause(qs, branches, field=field, descending=descending, limit=limit)
     else:
         rows = list(qs[: limit + 1])
     next_cursor = None
@@ -86,21 +87,36 @@ IDS_PER_LOOKUP = 3
 SHARED_IDS_AT_MOST = 60
 
 
-def _page_by_clause(qs, clauses, *, field: str, descending: bool, limit: int) -> list:
+def visibility_branches(qs) -> list[tuple[object, bool]] | None:
+    """`qs` split along its visibility clauses, when it has several: (queryset, by_index) pairs whose
+    union is `qs`; by_index False for a few named ids (records shared with him), read three at a time.
+    None when `qs` is better asked as it is."""
+    clauses = getattr(qs.query, "visibility_clauses", None)
+    if not clauses or qs._iterable_class is not ModelIterable:
+        return None
+    branches = []
+    for clause in clauses:
+        named = _named_ids(clause)
+        if named is None:
+            branches.append((qs.filter(clause), True))
+            continue
+        ids = list(named)
+        if len(ids) > SHARED_IDS_AT_MOST:
+            return None
+        branches += [(qs.filter(pk__in=ids[i : i + IDS_PER_LOOKUP]), False) for i in range(0, len(ids), IDS_PER_LOOKUP)]
+    return branches
+
+
+def _page_by_clause(qs, branches, *, field: str, descending: bool, limit: int) -> list:
     """The first `limit + 1` rows of `qs` (already ordered and past the cursor) when its visibility is an
     OR of clauses: the keys of each clause's own first rows, merged, then those rows read by id. Asked as
     one OR, SQLite walks the whole newest-first index for a rep with a few own and a few shared records."""
     keys = set()
-    for clause in clauses:
-        named = _named_ids(clause)
-        if named is None:
-            keys.update(qs.filter(clause).values_list(field, "pk")[: limit + 1])
-            continue
-        ids = list(named)
-        if len(ids) > SHARED_IDS_AT_MOST:
-            return list(qs[: limit + 1])
-        for start in range(0, len(ids), IDS_PER_LOOKUP):
-            keys.update(qs.filter(pk__in=ids[start : start + IDS_PER_LOOKUP]).order_by().values_list(field, "pk"))
+    for branch, by_index in branches:
+        if by_index:
+            keys.update(branch.values_list(field, "pk")[: limit + 1])
+        else:
+            keys.update(branch.order_by().values_list(field, "pk"))
     first = [pk for _value, pk in sorted(keys, reverse=descending)[: limit + 1]]
     if not first:
         return []

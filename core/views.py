@@ -21,7 +21,7 @@ from . import history, hooks
 from .choices import Action, ObjectType, ShareAccess
 from .errors import DomainError, NotFoundError, validation_error_fields
 from .export import csv_response
-from .keyset import keyset_page, parse_ordering
+from .keyset import keyset_page, parse_ordering, visibility_branches
 from .models import ChangeLog, SavedView
 from .permissions import can, grants_for
 
@@ -31,7 +31,14 @@ COUNT_CAP = 10000
 
 def capped_count(qs, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """Count up to `cap` rows: a filtered list shows its size without counting a million rows."""
-    n = qs.order_by()[: cap + 1].count()
+    branches = visibility_branches(qs)
+    if branches is None:
+        n = qs.order_by()[: cap + 1].count()
+    else:  # one OR of "his own" and "shared with him" reads every lead on SQLite: count each along its index
+        ids = set()
+        for branch, _by_index in branches:
+            ids.update(branch.order_by().values_list("pk", flat=True)[: cap + 1])
+        n = len(ids)
     return min(n, cap), n > cap
 
 

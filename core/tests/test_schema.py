@@ -166,6 +166,10 @@ def test_a_list_of_own_and_shared_records_pages_as_one_list(org, monkeypatch):
         if lead.owner_id == rep.pk or lead.company in ("分页1", "分页2", "分页4")
     ]
     assert _visible_pages(rep) == expect
+    from core.views import capped_count
+
+    assert capped_count(Lead.objects.visible_to(rep)) == (len(expect), False)  # the list page's count
+    assert capped_count(Lead.objects.visible_to(rep), cap=3) == (3, True)
     new = [pk for pk in expect if Lead.objects.get(pk=pk).status == "new"]
     assert _visible_pages(rep, status="new") == new
     monkeypatch.setattr(keyset, "SHARED_IDS_AT_MOST", 2)
