@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.query import ModelIterable
-from django.db.models.sql.where import WhereNode
+from django.db.models.sql.where import AND, WhereNode
 from django.utils.translation import gettext as _
 
 
@@ -92,7 +92,8 @@ def visibility_branches(qs) -> list[tuple[object, bool]] | None:
     union is `qs`; by_index False for a few named ids (records shared with him), read three at a time.
     None when `qs` is better asked as it is."""
     clauses = getattr(qs.query, "visibility_clauses", None)
-    if not clauses or qs._iterable_class is not ModelIterable:
+    # an OR at the top (querysets combined with |) could hold rows outside every clause
+    if not clauses or qs._iterable_class is not ModelIterable or qs.query.where.connector != AND:
         return None
     branches = []
     for clause in clauses:

@@ -172,6 +172,12 @@ def test_a_list_of_own_and_shared_records_pages_as_one_list(org, monkeypatch):
     assert capped_count(Lead.objects.visible_to(rep), cap=3) == (3, True)
     new = [pk for pk in expect if Lead.objects.get(pk=pk).status == "new"]
     assert _visible_pages(rep, status="new") == new
+    combined = Lead.objects.visible_to(rep) | Lead.objects.filter(pk=leads[6].pk)  # not shared, not his
+    assert keyset.keyset_page(combined, field="created_at", descending=True, cursor=None, limit=50)[0] == [
+        lead
+        for lead in sorted(leads, key=lambda x: (x.created_at, x.pk), reverse=True)
+        if lead.pk in expect or lead.pk == leads[6].pk
+    ]
     monkeypatch.setattr(keyset, "SHARED_IDS_AT_MOST", 2)
     assert _visible_pages(rep) == expect and _visible_pages(rep, status="new") == new
 
