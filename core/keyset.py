@@ -8,11 +8,10 @@ import datetime
 import decimal
 import json
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.query import ModelIterable
-from django.db.models.sql.where import AND, WhereNode
 from django.utils.translation import gettext as _
 
 
@@ -60,9 +59,8 @@ def keyset_page(qs, *, field: str, descending: bool, cursor: str | None, limit: 
         else:
             qs = qs.filter(Q(**{f"{field}__gt": value}) | Q(**{field: value, "id__gt": pk}))
     branches = visibility_branches(qs) if _orderable_in_python(qs.model, field) else None
-    if branches is not None:
-        rows = _page_by_clause(qs, branches, field=field, descending=descending, limit=limit)
-    else:
+    rows = _page_by_clause(qs, branches, field=field, descending=descending, limit=limit) if branches else None
+    if rows is None:
         rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
@@ -75,14 +73,17 @@ def keyset_page(qs, *, field: str, descending: bool, cursor: str | None, limit: 
 def _orderable_in_python(model, field_name: str) -> bool:
     """Values Python sorts exactly as both databases do: non-null dates, times and numbers (text follows
     the database's collation, and NULLs sort first on SQLite but last on PostgreSQL)."""
-    field = model._meta.get_field(field_name)
+    try:
+        field = model._meta.get_field(field_name)
+    except FieldDoesNotExist:  # an annotation or a related path: not ours to sort
+        return False
     kinds = (models.DateTimeField, models.DateField, models.IntegerField, models.DecimalField, models.FloatField)
     return not field.null and isinstance(field, kinds)
 
 
 # SQLite, without statistics, reads "status = ? AND id IN (more than three ids)" along the status index:
-# ids named by a clause (records shared with him) are looked up three at a time, and a page of more
-# than SHARED_IDS_AT_MOST of them goes back to the single OR query.
+# ids (records shared with him, a page's rows) are looked up three at a time, and more than
+# SHARED_IDS_AT_MOST shared ids go back to the single OR query.
 IDS_PER_LOOKUP = 3
 SHARED_IDS_AT_MOST = 60
 
@@ -90,10 +91,10 @@ SHARED_IDS_AT_MOST = 60
 def visibility_branches(qs) -> list[tuple[object, bool]] | None:
     """`qs` split along its visibility clauses, when it has several: (queryset, by_index) pairs whose
     union is `qs`; by_index False for a few named ids (records shared with him), read three at a time.
-    None when `qs` is better asked as it is."""
+    None when `qs` is better asked as it is (querysets combined with | lose the clauses: see
+    VisibleQuerySet.__or__)."""
     clauses = getattr(qs.query, "visibility_clauses", None)
-    # an OR at the top (querysets combined with |) could hold rows outside every clause
-    if not clauses or qs._iterable_class is not ModelIterable or qs.query.where.connector != AND:
+    if not clauses or qs._iterable_class is not ModelIterable or qs.query.combinator:
         return None
     branches = []
     for clause in clauses:
@@ -104,27 +105,32 @@ def visibility_branches(qs) -> list[tuple[object, bool]] | None:
         ids = list(named)
         if len(ids) > SHARED_IDS_AT_MOST:
             return None
-        branches += [(qs.filter(pk__in=ids[i : i + IDS_PER_LOOKUP]), False) for i in range(0, len(ids), IDS_PER_LOOKUP)]
+        branches += [(_by_ids(qs, ids, i), False) for i in range(0, len(ids), IDS_PER_LOOKUP)]
     return branches
 
 
-def _page_by_clause(qs, branches, *, field: str, descending: bool, limit: int) -> list:
+def _by_ids(qs, ids: list, start: int):
+    return qs.filter(pk__in=ids[start : start + IDS_PER_LOOKUP])
+
+
+def _page_by_clause(qs, branches, *, field: str, descending: bool, limit: int) -> list | None:
     """The first `limit + 1` rows of `qs` (already ordered and past the cursor) when its visibility is an
-    OR of clauses: the keys of each clause's own first rows, merged, then those rows read by id. Asked as
-    one OR, SQLite walks the whole newest-first index for a rep with a few own and a few shared records."""
+    OR of clauses: the keys of each clause's own first rows, merged, then those rows read from `qs` itself
+    by id (so every filter, annotation and permission applies to them as to any page). Asked as one OR,
+    SQLite walks the whole newest-first index for a rep with a few own and a few shared records.
+    None when a clause repeats a row (a join fans out): then `qs` is asked as it is."""
     keys = set()
     for branch, by_index in branches:
-        if by_index:
-            keys.update(branch.values_list(field, "pk")[: limit + 1])
-        else:
-            keys.update(branch.order_by().values_list(field, "pk"))
+        keyed = branch.values_list(field, "pk")
+        found = list(keyed[: limit + 1] if by_index else keyed.order_by())  # ordered, SQLite would scan for ids
+        if len(set(found)) < len(found):
+            return None
+        keys.update(found)
     first = [pk for _value, pk in sorted(keys, reverse=descending)[: limit + 1]]
-    if not first:
-        return []
-    rows = qs.order_by()
-    rows.query.where = WhereNode()  # every id came through qs's own filters above
-    found = {row.pk: row for row in rows.filter(pk__in=first)}
-    return [found[pk] for pk in first if pk in found]
+    rows = {}
+    for start in range(0, len(first), IDS_PER_LOOKUP):
+        rows.update((row.pk, row) for row in _by_ids(qs.order_by(), first, start))
+    return [rows[pk] for pk in first if pk in rows]
 
 
 def _named_ids(clause: Q):

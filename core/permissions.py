@@ -166,6 +166,16 @@ class VisibleQuerySet(models.QuerySet):
                     clauses.append(Q(**{f"{field}__in": parent_model.objects.filter(parent_q).values("id")}))
         return clauses
 
+    def _combinator_query(self, *args, **kwargs):
+        return _without_clauses(super()._combinator_query(*args, **kwargs))
+
+    def __or__(self, other):
+        """Rows added by | need not fall in any visibility clause: the combination is paged as one query."""
+        return _without_clauses(super().__or__(other))
+
+    def __xor__(self, other):
+        return _without_clauses(super().__xor__(other))
+
     def visible_to(self, user, action: str = Action.VIEW):
         if not user_is_usable(user):
             return self.none()
@@ -186,3 +196,11 @@ class VisibleQuerySet(models.QuerySet):
 
 
 NOTHING = Q(pk__in=[])
+
+
+def _without_clauses(qs):
+    """A copy of `qs` whose query no longer carries visible_to's clauses (see core.keyset)."""
+    if "visibility_clauses" in qs.query.__dict__:
+        qs = qs._chain()
+        del qs.query.visibility_clauses
+    return qs
