@@ -12,6 +12,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.query import ModelIterable
+from django.db.models.sql.where import WhereNode
 from django.utils.translation import gettext as _
 
 
@@ -82,7 +83,7 @@ def _orderable_in_python(model, field_name: str) -> bool:
 
 
 # SQLite, without statistics, reads "status = ? AND id IN (more than three ids)" along the status index:
-# ids (records shared with him, a page's rows) are looked up three at a time, and more than
+# ids shared with him are looked up three at a time, and more than
 # SHARED_IDS_AT_MOST shared ids go back to the single OR query.
 IDS_PER_LOOKUP = 3
 SHARED_IDS_AT_MOST = 60
@@ -94,7 +95,8 @@ def visibility_branches(qs) -> list[tuple[object, bool]] | None:
     None when `qs` is better asked as it is (querysets combined with | lose the clauses: see
     VisibleQuerySet.__or__)."""
     clauses = getattr(qs.query, "visibility_clauses", None)
-    if not clauses or qs._iterable_class is not ModelIterable or qs.query.combinator:
+    # annotations may count rows of joins the filters made, which reading by id alone would lose
+    if not clauses or qs._iterable_class is not ModelIterable or qs.query.combinator or qs.query.annotations:
         return None
     branches = []
     for clause in clauses:
@@ -115,8 +117,7 @@ def _by_ids(qs, ids: list, start: int):
 
 def _page_by_clause(qs, branches, *, field: str, descending: bool, limit: int) -> list | None:
     """The first `limit + 1` rows of `qs` (already ordered and past the cursor) when its visibility is an
-    OR of clauses: the keys of each clause's own first rows, merged, then those rows read from `qs` itself
-    by id (so every filter, annotation and permission applies to them as to any page). Asked as one OR,
+    OR of clauses: the keys of each clause's own first rows, merged, then those rows read by id. Asked as one OR,
     SQLite walks the whole newest-first index for a rep with a few own and a few shared records.
     None when a clause repeats a row (a join fans out): then `qs` is asked as it is."""
     keys = set()
@@ -127,10 +128,14 @@ def _page_by_clause(qs, branches, *, field: str, descending: bool, limit: int) -
             return None
         keys.update(found)
     first = [pk for _value, pk in sorted(keys, reverse=descending)[: limit + 1]]
-    rows = {}
-    for start in range(0, len(first), IDS_PER_LOOKUP):
-        rows.update((row.pk, row) for row in _by_ids(qs.order_by(), first, start))
-    return [rows[pk] for pk in first if pk in rows]
+    if not first:
+        return []
+    # Read by id alone: with its filters SQLite would again prefer their index to a list of ids. Every id
+    # passed those filters a moment ago (a record unshared in that moment shows as on a page read then).
+    rows = qs.order_by()
+    rows.query.where = WhereNode()
+    found = {row.pk: row for row in rows.filter(pk__in=first)}
+    return [found[pk] for pk in first if pk in found]
 
 
 def _named_ids(clause: Q):
