@@ -98,8 +98,8 @@ class _Planner:
         self.load: dict[int, int] = defaultdict(int)
         self.caps: dict[int, int] = {}
         self.cursors: dict[str, RotationCursor] = {}
-        self.dirty: dict[str, list] = {}  # cursor key → the team it turned over
-        self._turns: dict[str, list] = {}
+        self.dirty: set[str] = set()
+        self._turns: dict[str, list] = {}  # cursor key → [index picked last or None, position, turns, team]
         self._territory_by_code: dict[str, Territory] | None = None
         self._teams: dict[int, list] = {}
         self._members: dict[int, list] = {}
@@ -265,14 +265,14 @@ class _Planner:
 
     def rotate(self, key: str, team: list, rule_cap: int | None):
         """The next available user after the one picked last, in the team's fixed order. The turn is
-        kept as [index picked last or None, position, turns] and written to the cursor once per batch."""
+        kept in `_turns` and written to the cursor once per batch."""
         turn = self._turns.get(key)
         if turn is None:
             cursor = self.cursors[key]
             ids = [u.pk for u in team]
             # never used (position -1), or the last picked user left the list: his successor moved up
             last = ids.index(cursor.last_user_id) if cursor.last_user_id in ids else None
-            turn = self._turns[key] = [last, cursor.position, cursor.turns]
+            turn = self._turns[key] = [last, cursor.position, cursor.turns, team]
         start = turn[0] + 1 if turn[0] is not None else max(turn[1], 0)
         size = len(team)
         for step in range(size):
@@ -281,7 +281,7 @@ class _Planner:
             if self.available(user, rule_cap):
                 turn[0] = turn[1] = index
                 turn[2] += 1
-                self.dirty[key] = team
+                self.dirty.add(key)
                 return user
         return None
 
@@ -359,9 +359,9 @@ class _Planner:
             decisions.append(Decision(lead=lead, rule=found[0], pool=found[1]) if found else self.decide(lead, rules))
         now = timezone.now()
         for key in sorted(self.dirty):
-            last, position, turns = self._turns[key]
+            last, position, turns, team = self._turns[key]
             c = self.cursors[key]
-            c.last_user_id, c.position, c.turns = self.dirty[key][last].pk, position, turns
+            c.last_user_id, c.position, c.turns = team[last].pk, position, turns
             RotationCursor.objects.filter(pk=c.pk).update(
                 last_user_id=c.last_user_id, position=position, turns=turns, updated_at=now
             )

@@ -92,11 +92,11 @@ SHARED_IDS_AT_MOST = 60
 def visibility_branches(qs) -> list[tuple[object, bool]] | None:
     """`qs` split along its visibility clauses, when it has several: (queryset, by_index) pairs whose
     union is `qs`; by_index False for a few named ids (records shared with him), read three at a time.
-    None when `qs` is better asked as it is (querysets combined with | lose the clauses: see
+    None when `qs` is better asked as it is (querysets combined with | or union() lose the clauses: see
     VisibleQuerySet.__or__)."""
     clauses = getattr(qs.query, "visibility_clauses", None)
     # annotations may count rows of joins the filters made, which reading by id alone would lose
-    if not clauses or qs._iterable_class is not ModelIterable or qs.query.combinator or qs.query.annotations:
+    if not clauses or qs._iterable_class is not ModelIterable or qs.query.annotations:
         return None
     branches = []
     for clause in clauses:
@@ -107,12 +107,8 @@ def visibility_branches(qs) -> list[tuple[object, bool]] | None:
         ids = list(named)
         if len(ids) > SHARED_IDS_AT_MOST:
             return None
-        branches += [(_by_ids(qs, ids, i), False) for i in range(0, len(ids), IDS_PER_LOOKUP)]
+        branches += [(qs.filter(pk__in=ids[i : i + IDS_PER_LOOKUP]), False) for i in range(0, len(ids), IDS_PER_LOOKUP)]
     return branches
-
-
-def _by_ids(qs, ids: list, start: int):
-    return qs.filter(pk__in=ids[start : start + IDS_PER_LOOKUP])
 
 
 def _page_by_clause(qs, branches, *, field: str, descending: bool, limit: int) -> list | None:

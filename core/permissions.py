@@ -10,6 +10,8 @@ belong to.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 
 from django.db import models
 from django.db.models import Q
@@ -125,12 +127,7 @@ class VisibleQuerySet(models.QuerySet):
         clauses = self.visibility_clauses(user, action)
         if clauses is None:
             return None
-        if not clauses:
-            return NOTHING
-        q = clauses[0]
-        for clause in clauses[1:]:
-            q |= clause
-        return q
+        return _any_of(clauses) if clauses else NOTHING
 
     def visibility_clauses(self, user, action: str = Action.VIEW) -> list[Q] | None:
         """The ways a record can be visible (his scope, shares with him, a visible parent), any of which
@@ -184,10 +181,7 @@ class VisibleQuerySet(models.QuerySet):
             return self
         if not clauses:
             return self.none()
-        q = clauses[0]
-        for clause in clauses[1:]:
-            q |= clause
-        qs = self.filter(q)
+        qs = self.filter(_any_of(clauses))
         if len(clauses) > 1:
             # Kept on the query (its clones keep it) for keyset_page: a database orders an OR of, say, "his
             # own" and "shared with him" badly, so a page is read per clause, each along its own index.
@@ -196,6 +190,10 @@ class VisibleQuerySet(models.QuerySet):
 
 
 NOTHING = Q(pk__in=[])
+
+
+def _any_of(clauses: list[Q]) -> Q:
+    return functools.reduce(operator.or_, clauses)
 
 
 def _without_clauses(qs):
