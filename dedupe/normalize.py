@@ -140,7 +140,7 @@ class RegionTable:
 
     affix: dict[str, tuple[str, ...]]
     bracket: dict[str, tuple[str, ...]]
-    affix_by_first: dict[str, tuple[str, ...]]
+    affix_by_first: dict[str, tuple[str, ...]]  # by their first two characters (every name has two or more)
     affix_by_last: dict[str, tuple[str, ...]]
 
 
@@ -157,13 +157,14 @@ def region_table() -> RegionTable:
         bracket.setdefault(name, set()).add(code)
         if len(short) >= 2:
             bracket.setdefault(short, set()).add(code)
-        affix.setdefault(name, set()).add(code)
+        if len(name) >= 2:  # a one-character place name would eat the first character of a company
+            affix.setdefault(name, set()).add(code)
         if len(code) <= 4 and len(short) >= 2:
             affix.setdefault(short, set()).add(code)
     by_first: dict[str, list[str]] = {}
     by_last: dict[str, list[str]] = {}
     for name in affix:
-        by_first.setdefault(name[0], []).append(name)
+        by_first.setdefault(name[:2], []).append(name)
         by_last.setdefault(name[-1], []).append(name)
     longest_first = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_first.items()}
     longest_last = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_last.items()}
@@ -228,7 +229,7 @@ def bucket_prefix(core: str) -> str:
 
 
 def _strip_cn_legal(run: str) -> str:
-    if run.endswith(BRANCH_MARKERS):  # 深圳分公司 keeps its 公司
+    if run.endswith(BRANCH_MARKERS) or not run.endswith(CN_LEGAL_FORMS):  # 深圳分公司 keeps its 公司
         return run
     changed = True
     while changed and run:
@@ -249,7 +250,7 @@ def _strip_region_prefix(run: str, found: list[str], codes: list[str]) -> str:
     changed = True
     while changed and run:
         changed = False
-        for name in table.affix_by_first.get(run[0], ()):
+        for name in table.affix_by_first.get(run[:2], ()):
             if not run.startswith(name) or len(run) - len(name) < 2:
                 continue
             name_codes = tuple(c for c in table.affix[name] if c)
@@ -366,7 +367,7 @@ def normalize_name(text: str) -> Name:
         region = NATIONAL if found[0] in ("中国", "中华人民共和国") else short_region_name(found[0])
     elif bracket_regions and bracket_regions[0] not in ("中国", "中华人民共和国"):
         region = bracket_regions[0]
-    branch = any(core.endswith(marker) for marker in BRANCH_MARKERS)
+    branch = core.endswith(BRANCH_MARKERS)
     return Name(core=core, region=region, region_codes=tuple(dict.fromkeys(c for c in codes if c)), branch=branch)
 
 
