@@ -31,7 +31,7 @@ from core.permissions import can, owner_assignable
 from core.validators import normalize_phone, parse_cn_phone
 from leads.choices import LeadStatus
 
-from .choices import JobStatus, OnDuplicate, RowOutcome
+from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
 from .models import ImportFingerprint, ImportJob, ImportRow, job_rows
 from .parsing import iter_rows
 
@@ -58,6 +58,8 @@ _STRIP = re.compile(r"[\s\-()（）]")
 
 def fast_phone(raw: str) -> tuple[str, bool]:
     """E.164 for the common mobile forms without the (slow) full parser; the parser for the rest."""
+    if len(raw) == 11 and raw[0] == "1" and raw[1] in "3456789" and raw.isascii() and raw.isdigit():
+        return "+86" + raw, True  # the plain form most files hold: 13800138000
     compact = _STRIP.sub("", raw)
     match = _MOBILE.match(compact)
     if match:
@@ -193,12 +195,21 @@ class RowNormaliser:
     Pure computation, no database: it may run in a helper process while the database takes the
     previous batch. Its results are plain tuples (cheap to pass between processes):
     valid rows `(number, values in LEAD_FIELDS order, fingerprint, owner as written)`,
-    rejected rows `(number, None, reasons, cells)`."""
+    rejected rows `(number, None, reasons, cells)`.
+
+    Cells come as `iter_rows` gives them (stripped). It runs for every row of a file, so the columns are
+    picked by one itemgetter and the values that repeat down a column (regions, sources, industries) are
+    resolved once each."""
 
     def __init__(self, mapping: dict, default_source: str):
-        self.columns = [(target, int(index)) for index, target in mapping.items() if target]
+        column = {target: int(index) for index, target in mapping.items() if target}
+        # a missing target reads the "" appended after the row's last cell (index -1)
+        self.pick = itemgetter(*(column.get(target, -1) for target in LEAD_TARGETS))
+        self.width = max(column.values(), default=-1) + 1
         self.default_source = default_source
         self.names: dict[str, str] = {}
+        self.regions: dict[tuple[str, str, str], tuple[tuple, dict]] = {}
+        self.choices: dict[tuple[str, str], str | None] = {}
 
     def match_name(self, company: str) -> str:
         core = self.names.get(company)
@@ -211,64 +222,96 @@ class RowNormaliser:
             self.names[company] = core
         return core
 
+    def choice(self, kind: str, raw: str) -> str | None:
+        key = (kind, raw)
+        if key not in self.choices:
+            if len(self.choices) > 10_000:  # a column of free text mapped by mistake
+                self.choices.clear()
+            self.choices[key] = _choice(kind, raw)
+        return self.choices[key]
+
+    def region(self, province: str, city: str, district: str) -> tuple[tuple, dict]:
+        key = (province, city, district)
+        found = self.regions.get(key)
+        if found is None:
+            if len(self.regions) > 10_000:
+                self.regions.clear()
+            codes, errors = resolve_region(province, city, district)
+            found = self.regions[key] = ((codes["province_code"], codes["city_code"], codes["district_code"]), errors)
+        return found
+
     def __call__(self, number: int, cells: list[str]) -> tuple:
-        width = len(cells)
-        get = {t: (cells[i].strip() if i < width else "") for t, i in self.columns}
+        padded = cells if len(cells) >= self.width else cells + [""] * (self.width - len(cells))
+        (
+            company,
+            contact_name,
+            title,
+            phone,
+            email,
+            industry,
+            province,
+            city,
+            district,
+            address,
+            source,
+            campaign,
+            score_text,
+            owner,
+            notes,
+        ) = self.pick([*padded, ""])
         errors: dict[str, list[str]] = {}
-        company = get.get("company", "")[:200]
+        company = company[:200]
         if not company:
             errors["company"] = [_("The company name is required.")]
-        phone = get.get("phone", "")
         if phone:
             raw_phone = phone
             phone, ok = fast_phone(phone)
             if not ok:
                 errors["phone"] = [_("“%(v)s” is not a valid phone number.") % {"v": raw_phone}]
-        email = get.get("email", "").lower()
-        if email and not (_EMAIL.match(email) and len(email) <= 254):
-            errors["email"] = [_("“%(v)s” is not a valid email address.") % {"v": email}]
-        choices = {"industry": "", "source": self.default_source}
-        for kind in choices:
-            raw = get.get(kind, "")
-            if raw:
-                value = _choice(kind, raw)
-                if value is None:
-                    errors[kind] = [_("“%(v)s” is not a known value.") % {"v": raw}]
-                else:
-                    choices[kind] = value
+        if email:
+            email = email.lower()
+            if not (_EMAIL.match(email) and len(email) <= 254):
+                errors["email"] = [_("“%(v)s” is not a valid email address.") % {"v": email}]
+        if industry:
+            raw, industry = industry, self.choice("industry", industry)
+            if industry is None:
+                errors["industry"] = [_("“%(v)s” is not a known value.") % {"v": raw}]
+        if source:
+            raw, source = source, self.choice("source", source)
+            if source is None:
+                errors["source"] = [_("“%(v)s” is not a known value.") % {"v": raw}]
+        else:
+            source = self.default_source
         score = 0
-        if get.get("score"):
+        if score_text:
             try:
-                score = int(Decimal(get["score"]))
+                score = int(Decimal(score_text))
             except (InvalidOperation, ValueError):
                 errors["score"] = [_("Enter a whole number.")]
-        province, city, district = get.get("province", ""), get.get("city", ""), get.get("district", "")
-        region = {"province_code": "", "city_code": "", "district_code": ""}
+        codes = ("", "", "")
         if province or city or district:
-            region, region_errors = resolve_region(province, city, district)
-            errors.update(region_errors)
+            codes, region_errors = self.region(province, city, district)
+            if region_errors:
+                errors.update(region_errors)
         if errors:
             return (number, None, errors, cells)
-        contact_name = get.get("contact_name", "")[:60]
-        match_name = self.match_name(company)
+        contact_name = contact_name[:60]
         values = (
             company,
             contact_name,
-            get.get("title", "")[:60],
+            title[:60],
             phone,
             email,
-            choices["industry"],
-            region["province_code"],
-            region["city_code"],
-            region["district_code"],
-            get.get("address", "")[:300],
-            choices["source"],
-            get.get("campaign", "")[:100],
-            get.get("notes", ""),
+            industry,
+            *codes,
+            address[:300],
+            source,
+            campaign[:100],
+            notes,
             score,
-            match_name,
+            self.match_name(company),
         )
-        return (number, values, fingerprint_of(company, contact_name, phone, email), get.get("owner", ""))
+        return (number, values, fingerprint_of(company, contact_name, phone, email), owner)
 
 
 class PendingLead:
