@@ -390,6 +390,70 @@ def match_existing(phones: set[str], emails: set[str]) -> tuple[dict[str, int], 
     return found
 
 
+MATCHED = "matched"  # a screen verdict: an existing lead has the row's phone or email (merge or skip)
+
+
+class RowScreen:
+    """What the file so far and the database say about each valid row before it reaches the writer: the
+    same as an earlier row of this file (fingerprint, phone or email), or the phone or email of an
+    existing lead. Reads only, so it runs beside the normaliser (in the helper process for big files)
+    and the writer is left the lookups that must see its own transaction (fingerprints: a row
+    imported before is never created twice, even by two imports of one file at the same time).
+
+    The earlier rows are remembered for the last `keep` chunks at least: the screen is never more than
+    that many chunks ahead of the writer's last commit (see Chunks), so rows before those are committed
+    and found in the database instead, as the leads they created."""
+
+    def __init__(self, check: bool, keep: int):
+        self.check = check  # phone and email too (the job does not create duplicates anyway)
+        self.keep = keep
+        self.seen: dict[object, int] = {}
+        self.older: dict[object, int] = {}
+        self.chunks = 0
+
+    def first(self, key) -> int | None:
+        found = self.seen.get(key)
+        return self.older.get(key) if found is None else found
+
+    def __call__(self, rows: list[tuple]) -> dict[int, tuple]:
+        """row number → (RowOutcome.SKIPPED, None, reasons) or (MATCHED, lead id, {})."""
+        if self.chunks and self.chunks % self.keep == 0:  # the older generation holds `keep` chunks
+            self.older, self.seen = self.seen, {}
+        self.chunks += 1
+        valid = [row for row in rows if row[1] is not None]
+        check = self.check
+        by_phone: dict[str, int] = {}
+        by_email: dict[str, int] = {}
+        if check:
+            by_phone, by_email = match_existing(
+                {r[1][_PHONE] for r in valid if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in valid if r[1][_EMAIL_AT]}
+            )
+        verdicts: dict[int, tuple] = {}
+        seen, first_of = self.seen, self.first
+        phone = email = ""
+        for number, values, fp, _owner in valid:
+            first = first_of(fp)
+            if check:  # a row repeating an earlier row's phone or email is that row again
+                phone, email = values[_PHONE], values[_EMAIL_AT]
+                if first is None and phone:
+                    first = first_of(phone)
+                if first is None and email:
+                    first = first_of(email)
+            if first is not None:
+                verdicts[number] = (RowOutcome.SKIPPED, None, {"__all__": [_("Same as row %(n)d.") % {"n": first}]})
+                continue
+            seen[fp] = number
+            if phone:
+                seen[phone] = number
+            if email:
+                seen[email] = number
+            if check:
+                pk = by_phone.get(phone) or by_email.get(email)
+                if pk:
+                    verdicts[number] = (MATCHED, pk, {})
+        return verdicts
+
+
 def match_by_rules(rows: list[tuple]) -> dict[int, tuple[str, int]]:
     """row_number → (object type, id) of the best hit of the duplicate rules an admin made warn or block.
 
@@ -499,11 +563,10 @@ class BatchWriter:
         return (number, RowOutcome.REJECTED, None, reasons, cells)
 
     def write(self, start: int, chunks) -> int | None:
-        """Import the rows of `chunks` (lists of normalised rows, consumed here) in one transaction that
-        also advances the job's cursor: how many rows that was (0 at the end of the file), or None when
-        the job moved on without them (cancelled, or another worker). Each chunk is checked against what
-        the chunks before it wrote, so the next one can be normalised while this one is written. The
-        first chunk is taken before the transaction begins: the write lock is not held while it is read."""
+        """Import the chunks (each `(rows, screen verdicts)`, consumed here) in one transaction that also
+        advances the job's cursor: how many rows that was (0 at the end of the file), or None when the job
+        moved on without them (cancelled, or another worker). The first chunk is taken before the
+        transaction begins: the write lock is not held while it is read."""
         from assignment.service import notify_assignees
 
         chunks = iter(chunks)
@@ -513,15 +576,14 @@ class BatchWriter:
         job = self.job
         counts = dict.fromkeys(RowOutcome.values, 0)
         decisions: list = []
-        seen: dict[object, int] = {}  # the transaction's rows by fingerprint, phone and email
         written = 0
         with transaction.atomic():
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
                 return None
-            for results in itertools.chain([first], chunks):
-                self.write_chunk(results, counts, decisions, seen)
-                written += len(results)
+            for rows, verdicts in itertools.chain([first], chunks):
+                self.write_chunk(rows, verdicts, counts, decisions)
+                written += len(rows)
             ImportJob.objects.filter(pk=job.pk).update(
                 processed_rows=start + written,
                 created_count=F("created_count") + counts[RowOutcome.CREATED],
@@ -533,20 +595,28 @@ class BatchWriter:
                 notify_assignees(decisions, job.created_by)
         return written
 
-    def write_chunk(self, results: list[tuple], counts: dict, placed: list, seen: dict) -> None:
-        """One chunk of the transaction under way: duplicates, assignment, inserts, outcomes; adds to
-        `counts` per outcome, to `placed` the assignment decisions to notify about and to `seen` the
-        keys of its new rows (a later row of the same transaction repeating one is "the same as row N")."""
+    def write_chunk(self, results: list[tuple], verdicts: dict, counts: dict, placed: list) -> None:
+        """One chunk of the transaction under way: owners, the admin's duplicate rules, assignment,
+        inserts, outcomes; adds to `counts` per outcome and to `placed` the assignment decisions to
+        notify about. `verdicts` are the RowScreen's (repeats, earlier imports, existing phones/emails)."""
         from assignment.service import plan
-        from leads.models import Lead
 
         job = self.job
         outcomes: list[tuple] = []  # (row number, outcome, record id, reasons, cells)
-        valid: list[tuple] = []
+        fresh: list[tuple] = []
+        matched: dict[int, int] = {}  # row number → the existing lead with its phone or email
+        previous = self.imported_before(results)
         for row in results:
             number, values, third, fourth = row
             if values is None:
                 outcomes.append(self.reject(number, third, fourth))
+                continue
+            if third in previous:  # the same row imported before (this job or an earlier one)
+                outcomes.append((number, RowOutcome.SKIPPED, previous[third], {}, []))
+                continue
+            verdict = verdicts.get(number)
+            if verdict is not None and verdict[0] != MATCHED:
+                outcomes.append((number, verdict[0], verdict[1], verdict[2], []))
                 continue
             if fourth:  # an owner column
                 owner = self.owners(fourth)
@@ -555,49 +625,12 @@ class BatchWriter:
                     outcomes.append(self.reject(number, {"owner": [reason]}, []))
                     continue
                 row = (number, values, third, owner)
-            valid.append(row)
-
-        # the same row imported before (this job or an earlier one) is skipped, pointing at what it created
-        previous = dict(
-            _lookup(
-                f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
-                sorted(r[2] for r in valid),  # probed in key order: neighbouring pages, warm in cache
-            )
-        )
-        if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
-            alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
-            gone = [fp for fp, pk in previous.items() if pk not in alive]
-            ImportFingerprint.objects.filter(pk__in=gone).delete()
-            for fp in gone:
-                del previous[fp]
-        check = job.on_duplicate != OnDuplicate.CREATE
-        fresh = []
-        phone = email = ""
-        for row in valid:
-            number, values, fp, _owner = row
-            if fp in previous:
-                outcomes.append((number, RowOutcome.SKIPPED, previous[fp], {}, []))
-                continue
-            first = seen.get(fp)
-            if check:  # a row repeating an earlier row's phone or email is that row again
-                phone, email = values[_PHONE], values[_EMAIL_AT]
-                if first is None and phone:
-                    first = seen.get(phone)
-                if first is None and email:
-                    first = seen.get(email)
-            if first is not None:
-                reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
-                outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
-                continue
-            seen[fp] = number
-            if phone:
-                seen[phone] = number
-            if email:
-                seen[email] = number
+            if verdict is not None:
+                matched[number] = verdict[1]
             fresh.append(row)
         to_create = fresh
-        if check:
-            to_create = self.check_duplicates(fresh, outcomes)
+        if job.on_duplicate != OnDuplicate.CREATE:
+            to_create = self.check_duplicates(fresh, matched, outcomes)
         now = timezone.now()
         pending = [
             PendingLead(number, values, owner.pk if owner else job.created_by_id, now)
@@ -622,35 +655,47 @@ class BatchWriter:
         self.record(outcomes, decisions)
         placed.extend(decisions.values())
 
-    def check_duplicates(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
-        """Rows matching an existing lead (phone, email) or a record the admin's duplicate rules enforce."""
-        job = self.job
-        by_phone, by_email = match_existing(
-            {r[1][_PHONE] for r in fresh if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in fresh if r[1][_EMAIL_AT]}
+    def imported_before(self, results: list[tuple]) -> dict[int, int]:
+        """Fingerprint → the record it created, for the chunk's rows imported before. Looked up here, under
+        the write lock, so that two imports of one file at the same time cannot both create a row."""
+        from leads.models import Lead
+
+        previous = dict(
+            _lookup(
+                f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
+                sorted(r[2] for r in results if r[1] is not None),  # in key order: neighbouring pages, warm in cache
+            )
         )
-        matches = {}
-        for number, values, _fp, _owner in fresh:
-            pk = by_phone.get(values[_PHONE]) or by_email.get(values[_EMAIL_AT])
-            if pk:
-                matches[number] = pk
-        elsewhere = match_by_rules([r for r in fresh if r[0] not in matches])
+        if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
+            alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
+            gone = [fp for fp, pk in previous.items() if pk not in alive]
+            ImportFingerprint.objects.filter(pk__in=gone).delete()
+            for fp in gone:
+                del previous[fp]
+        return previous
+
+    def check_duplicates(self, fresh: list[tuple], matched: dict[int, int], outcomes: list[tuple]) -> list[tuple]:
+        """Rows matching an existing lead (`matched`: by phone or email) or a record the admin's
+        duplicate rules enforce are merged or skipped; the rest are returned to be created."""
+        job = self.job
+        elsewhere = match_by_rules([r for r in fresh if r[0] not in matched])
         to_create = []
         for row in fresh:
             number, values = row[0], row[1]
-            matched = matches.get(number)
+            found = matched.get(number)
             reasons = {}
             if number in elsewhere:  # an account, a contact or a lead found by the admin's rules
-                object_type, matched = elsewhere[number]
-                reasons = {"__all__": [describe_match(object_type, matched, job.created_by)]}
+                object_type, found = elsewhere[number]
+                reasons = {"__all__": [describe_match(object_type, found, job.created_by)]}
                 if object_type != ObjectType.LEAD:  # rows are leads: keep only the description
                     outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
                     continue
-            if matched is None:
+            if found is None:
                 to_create.append(row)
-            elif job.on_duplicate == OnDuplicate.MERGE and _merge_into(matched, values, job.created_by):
-                outcomes.append((number, RowOutcome.MERGED, matched, reasons, []))
+            elif job.on_duplicate == OnDuplicate.MERGE and _merge_into(found, values, job.created_by):
+                outcomes.append((number, RowOutcome.MERGED, found, reasons, []))
             else:
-                outcomes.append((number, RowOutcome.SKIPPED, matched, reasons, []))
+                outcomes.append((number, RowOutcome.SKIPPED, found, reasons, []))
         return to_create
 
     def insert(self, pending: list[PendingLead], rows: list[tuple], decisions: dict, now) -> None:
@@ -763,68 +808,105 @@ def _numbered_rows(path: str, kind: str, skip: int):
     return islice(numbered, skip, None)  # resume after the last committed batch
 
 
-def _normalised(path: str, kind: str, skip: int, mapping: dict, default_source: str, batch_size: int):
+def _normalised(path: str, kind: str, skip: int, mapping: dict, default_source: str, check: bool, ahead: int, permits):
+    """Chunks of `(normalised rows, the screen's verdicts on them)`; each waits for a permit, when
+    given, so that the screen is never more than `ahead` chunks past the writer's last commit."""
     normalise = RowNormaliser(mapping, default_source)
+    screen = RowScreen(check, keep=ahead + 1)
     numbered = _numbered_rows(path, kind, skip)
     while True:
-        batch = list(islice(numbered, batch_size))
+        batch = list(islice(numbered, BATCH_SIZE))
         if not batch:
             return
-        yield [normalise(number, cells) for number, cells in batch]
+        rows = [normalise(number, cells) for number, cells in batch]
+        if permits is not None:
+            permits.acquire()
+        yield rows, screen(rows)
 
 
-def _produce(connection, args) -> None:
-    """The helper process: reads and normalises the file ahead of the writer, a batch at a time (the
-    pipe's buffer keeps it at most a batch or two ahead). It never touches the database."""
+def _produce(pipe, args) -> None:
+    """The helper process: reads, normalises and screens the file ahead of the writer. It reads the
+    database on a connection of its own (the writer's was closed before the fork), never writes to it."""
+    from django.db import connection
+
     gc.disable()  # a short-lived process making millions of tuples and no cycles worth collecting
     try:
-        for batch in _normalised(*args):
-            connection.send(batch)
-        connection.send(None)
+        for chunk in _normalised(*args):
+            pipe.send(chunk)
+        pipe.send(None)
     except BaseException as error:  # noqa: BLE001 - reported to the writer, which fails the job
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        pipe.send({"error": f"{type(error).__name__}: {error}"})
     finally:
+        pipe.close()
         connection.close()
 
 
 def use_helper_process(job: ImportJob) -> bool:
-    """A second process normalises rows while this one writes, when the file is big enough to pay for
-    starting it and the platform can fork (the helper inherits the loaded code instead of importing it)."""
+    """A second process normalises and screens rows while this one writes, when the file is big enough
+    to pay for starting it, the platform can fork (the helper inherits the loaded code instead of
+    importing it) and no transaction is open here (the helper could not see what it holds)."""
     from django.conf import settings
+    from django.db import connection
 
     threshold = settings.TIDE_IMPORT_PARALLEL_ROWS
-    if threshold <= 0 or "fork" not in multiprocessing.get_all_start_methods():
+    if threshold <= 0 or "fork" not in multiprocessing.get_all_start_methods() or connection.in_atomic_block:
+        return False
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():  # private to this process
         return False
     return job.total_rows - job.processed_rows >= threshold
 
 
-def normalised_batches(job: ImportJob, skip: int):
-    """Batches of normalised rows from row `skip` on: from a helper process or from this one."""
-    args = (job.file.path, job.kind, skip, dict(job.mapping), job.default_source, BATCH_SIZE)
-    if not use_helper_process(job):
-        yield from _normalised(*args)
-        return
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    helper = context.Process(target=_produce, args=(sender, args), daemon=True)
-    helper.start()
-    sender.close()
-    try:
-        while True:
-            try:
-                batch = receiver.recv()
-            except EOFError:
-                raise RuntimeError("The import helper process stopped unexpectedly.") from None
-            if batch is None:
-                return
-            if isinstance(batch, tuple):
-                raise RuntimeError(batch[1])
-            yield batch
-    finally:
-        receiver.close()
-        if helper.is_alive():
-            helper.terminate()
-        helper.join(timeout=5)
+class Chunks:
+    """The file's chunks of normalised, screened rows from row `skip` on, `per_transaction` of them to a
+    transaction: from a helper process for big files, else computed here as they are taken.
+
+    The helper takes a permit per chunk and the writer gives back a transaction's worth after each
+    commit (`committed`), so the screen runs at most a transaction and two chunks ahead of what the
+    database holds, and need remember no more of the file than that."""
+
+    def __init__(self, job: ImportJob, skip: int, per_transaction: int):
+        check = job.on_duplicate != OnDuplicate.CREATE
+        self.per_transaction = per_transaction
+        ahead = per_transaction + 2
+        self.args = [job.file.path, job.kind, skip, dict(job.mapping), job.default_source, check, ahead, None]
+        self.helper = self.permits = None
+        if use_helper_process(job):
+            context = multiprocessing.get_context("fork")
+            self.permits = self.args[-1] = context.Semaphore(ahead)
+            self.context = context
+
+    def __iter__(self):
+        if self.permits is None:
+            yield from _normalised(*self.args)
+            return
+        from django.db import connection
+
+        connection.close()  # a connection must not be shared with a forked process: each opens its own
+        receiver, sender = self.context.Pipe(duplex=False)
+        self.helper = self.context.Process(target=_produce, args=(sender, tuple(self.args)), daemon=True)
+        self.helper.start()
+        sender.close()
+        try:
+            while True:
+                try:
+                    chunk = receiver.recv()
+                except EOFError:
+                    raise RuntimeError("The import helper process stopped unexpectedly.") from None
+                if chunk is None:
+                    return
+                if isinstance(chunk, dict):
+                    raise RuntimeError(chunk["error"])
+                yield chunk
+        finally:
+            receiver.close()
+            if self.helper.is_alive():
+                self.helper.terminate()
+            self.helper.join(timeout=5)
+
+    def committed(self) -> None:
+        if self.permits is not None:
+            for _i in range(self.per_transaction):
+                self.permits.release()
 
 
 # --- the job -------------------------------------------------------------------------------------------
@@ -849,14 +931,16 @@ def run_job(job_id: int) -> ImportJob:
         # this process would otherwise read and normalise them while holding the write lock
         together = rows_per_batch(job.total_rows) // BATCH_SIZE if use_helper_process(job) else 1
         with cyclic_gc_paused():
-            chunks = normalised_batches(job, start)
+            chunks = Chunks(job, start, together)
+            taken = iter(chunks)
             while True:
-                written = writer.write(start, islice(chunks, together))
+                written = writer.write(start, islice(taken, together))
                 if written is None:
                     job.refresh_from_db()
                     return job
                 if not written:
                     break
+                chunks.committed()
                 start += written
                 if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).count() == 0:
                     job.refresh_from_db()

@@ -280,15 +280,17 @@ def index_of_leads():
     )
 
 
+@pytest.mark.django_db(transaction=True)  # the helper reads on its own connection: data must be committed
 def test_a_helper_process_normalises_big_files_with_the_same_outcomes(rep, settings):
-    """Above the threshold a forked helper reads and normalises, and another builds the search tokens;
-    every row must end the same way and be found by the same tokens and abbreviation keys."""
+    """Above the threshold a forked helper reads, normalises and screens, and another builds the search
+    tokens; every row must end the same way and be found by the same tokens and abbreviation keys."""
+    Lead.objects.create(company="早已有之", phone="+8613600000000")  # the last row's phone: found by the helper
     settings.TIDE_IMPORT_PARALLEL_ROWS = 0
     small = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
     in_process = [(n, o, r) for n, o, r in outcomes_of(small)]
     index_in_process = index_of_leads()
     assert index_in_process[0] and index_in_process[1]
-    Lead.all_objects.all().delete()
+    Lead.all_objects.exclude(company="早已有之").delete()
     ImportJob.objects.all().delete()
     settings.TIDE_IMPORT_PARALLEL_ROWS = 1
     job = actions.upload(user=rep, uploaded_file=csv_file(ROWS))
@@ -296,7 +298,7 @@ def test_a_helper_process_normalises_big_files_with_the_same_outcomes(rep, setti
     job = run(job)
     assert job.status == JobStatus.DONE and job.indexed
     assert outcomes_of(job) == in_process
-    assert (job.created_count, job.rejected_count, job.skipped_count) == (3, 2, 1)
+    assert (job.created_count, job.rejected_count, job.skipped_count) == (2, 2, 2)
     assert index_of_leads() == index_in_process
 
 
@@ -494,6 +496,7 @@ def test_a_lead_imported_before_creations_were_derived_shows_its_creation_once(r
     assert [e.note for e in history.entries_for(lead)] == ["旧的导入记录"]
 
 
+@pytest.mark.django_db(transaction=True)  # the helper reads on its own connection: data must be committed
 def test_a_row_repeating_an_earlier_row_of_the_same_transaction_is_that_row_again(rep, settings, monkeypatch):
     """With a helper process several chunks share a transaction; a repeat of an earlier chunk's row is
     "the same as row N", not merged into the lead that row just created."""
@@ -548,3 +551,35 @@ def test_rows_of_an_import_meet_the_rules_as_lead_instances_would(org):
         [(d.rule and d.rule.name, d.owner and d.owner.username) for d in plan(batch)] for batch in (pending, leads)
     ]
     assert placed[0] == placed[1] == [("hot", "planner0"), ("web", "planner1"), ("region", "planner2"), (None, None)]
+
+
+@pytest.mark.django_db(transaction=True)  # the helper reads on its own connection: data must be committed
+def test_a_repeat_of_a_row_long_before_is_found_as_the_lead_that_row_created(rep, settings, monkeypatch):
+    """The helper remembers the file's recent rows only; an older row's lead is committed by then and
+    its repeat is skipped pointing at it."""
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
+    settings.TIDE_IMPORT_PARALLEL_ROWS = 1
+    rows = [[f"远处公司{i}", "", f"1370000{i:04d}", "", "", "", "", ""] for i in range(1, 201)]
+    rows[149] = ["远处公司重复", "", rows[4][2], "", "", "", "", ""]  # row 150 repeats row 5's mobile
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert (job.created_count, job.skipped_count) == (199, 1)
+    [repeat] = job_rows(job, outcome="skipped")
+    assert repeat.row_number == 150 and repeat.record_id == Lead.objects.get(company="远处公司5").pk
+    assert not Lead.objects.filter(company="远处公司重复").exists()
+
+
+def test_a_purged_record_no_longer_stops_its_row_from_being_imported_again(rep):
+    """A fingerprint counts while its record exists, in the recycle bin included; once the record is
+    purged the row is imported again and the fingerprint points at the new lead."""
+    first = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    assert first.created_count == 2
+    huawei = Lead.objects.get(company="深圳市华为技术有限公司")
+    Lead.objects.filter(pk=huawei.pk).update(deleted_at=huawei.created_at)  # in the recycle bin
+    again = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    assert (again.created_count, again.skipped_count) == (0, 2)
+    Lead.all_objects.filter(pk=huawei.pk).delete()  # purged
+    third = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2])))
+    assert (third.created_count, third.skipped_count) == (1, 1)
+    reborn = Lead.objects.get(company="深圳市华为技术有限公司")
+    fourth = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1])))
+    assert ImportRow.objects.get(job=fourth, row_number=1).record_id == reborn.pk
