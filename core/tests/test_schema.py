@@ -54,6 +54,8 @@ def test_lists_by_owner_use_the_owned_records_indexes():
     teams = Lead.objects.filter(owner_id__in=team).values("id")
     for qs, index in ((mine, "lead_owner_new_idx"), (mine_new, "lead_owner_status_new_idx"), (teams, "lead_owner")):
         assert index in plan_of(qs)
+    for qs in (mine, mine_new):  # newest first is the ascending index read backwards, not a sort
+        assert "TEMP B-TREE" not in plan_of(qs)
 
 
 @sqlite_plans
@@ -67,6 +69,12 @@ def test_the_sweep_and_the_claim_list_use_the_pool_indexes():
     for qs, index in cases:
         plan = plan_of(qs)
         assert index in plan, plan
+    assert "TEMP B-TREE" not in plan_of(claimable)
+    everyone = Lead.objects.order_by("-created_at", "-id").values("id")[:50]
+    new_ones = Lead.objects.filter(status="new").order_by("-created_at", "-id").values("id")[:50]
+    for qs, index in ((everyone, "lead_new_idx"), (new_ones, "lead_status_new_idx")):
+        plan = plan_of(qs)
+        assert index in plan and "TEMP B-TREE" not in plan, plan
 
 
 @sqlite_plans
