@@ -454,7 +454,7 @@ class RowScreen:
         return verdicts
 
 
-def match_by_rules(rows: list[tuple]) -> dict[int, tuple[str, int]]:
+def match_by_rules(rows) -> dict[int, tuple[str, int]]:
     """row_number → (object type, id) of the best hit of the duplicate rules an admin made warn or block.
 
     Rules left at "allow" only report, so they cost an import nothing; a similarity rule switched on costs
@@ -633,13 +633,10 @@ class BatchWriter:
             to_create = self.check_duplicates(fresh, matched, outcomes)
         now = timezone.now()
         pending = [
-            PendingLead(number, values, owner.pk if owner else job.created_by_id, now)
-            for number, values, _fp, owner in to_create
+            PendingLead(number, values, owner.pk if owner else None, now) for number, values, _fp, owner in to_create
         ]
         decisions = {}
-        unowned = [p for p, row in zip(pending, to_create, strict=True) if not row[3]]
-        for p in unowned:
-            p.owner_id = None
+        unowned = [p for p in pending if p.owner_id is None]
         for p, decision in zip(unowned, plan(unowned), strict=True):
             if decision.rule is not None:
                 decisions[p.row_number] = decision
@@ -678,7 +675,9 @@ class BatchWriter:
         """Rows matching an existing lead (`matched`: by phone or email) or a record the admin's
         duplicate rules enforce are merged or skipped; the rest are returned to be created."""
         job = self.job
-        elsewhere = match_by_rules([r for r in fresh if r[0] not in matched])
+        elsewhere = match_by_rules(r for r in fresh if r[0] not in matched)  # read only when rules apply
+        if not matched and not elsewhere:
+            return fresh
         to_create = []
         for row in fresh:
             number, values = row[0], row[1]
