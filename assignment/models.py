@@ -59,7 +59,7 @@ class AssignmentRule(models.Model):
 
     @property
     def cursor_key(self) -> str:
-        return f"rule:{self.pk}"
+        return f"rule:{self.id}"
 
     def ordered_members(self) -> list:
         """The rule's users in their fixed order (uses prefetched memberships when present)."""
@@ -112,7 +112,7 @@ class Territory(models.Model):
 
     @property
     def cursor_key(self) -> str:
-        return f"territory:{self.pk}"
+        return f"territory:{self.id}"
 
     def ordered_members(self) -> list:
         return [m.user for m in sorted(self.memberships.all(), key=lambda m: (m.position, m.pk))]

@@ -125,7 +125,7 @@ class _Planner:
         return None
 
     def team_of(self, territory: Territory) -> list:
-        if territory.pk not in self._teams:
+        if territory.id not in self._teams:
             team = territory.ordered_members()
             if not team and territory.department_id:
                 from org.models import User
@@ -459,9 +459,10 @@ def _apply(decisions: list[Decision], actor) -> list[Decision]:
 def notify_assignees(moving: list[Decision], actor) -> None:
     """One in-app message per new owner for a batch (one lead named, or how many), never to the actor."""
     by_owner: dict[int, list[Decision]] = defaultdict(list)
-    for d in moving:
-        if d.owner is not None and d.owner.pk != getattr(actor, "pk", None):
-            by_owner[d.owner.pk].append(d)
+    actor_id = getattr(actor, "pk", None)
+    for d in moving:  # an import's batch: up to 100,000 decisions, hence .id rather than the .pk property
+        if d.owner is not None and d.owner.id != actor_id:
+            by_owner[d.owner.id].append(d)
     for group in by_owner.values():
         owner = group[0].owner
         if len(group) == 1:

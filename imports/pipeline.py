@@ -756,12 +756,17 @@ class BatchWriter:
             if run is not None and placements:
                 run[7] = adapt_value(ImportRow, "placements", {"placed": _placement_list(placements), "rows": by_row})
 
-        for number, outcome, record_id, reasons, cells in sorted(outcomes, key=lambda o: o[0]):
-            decision = decisions.get(number) if outcome == RowOutcome.CREATED else None
+        created = RowOutcome.CREATED
+        keys: dict[tuple[int, int], tuple] = {}  # the placement of each (rule, territory) the batch's decisions share
+        for number, outcome, record_id, reasons, cells in sorted(outcomes, key=itemgetter(0)):
+            decision = decisions.get(number) if outcome == created else None
             key = None
             if decision is not None:
-                key = (decision.rule.id, decision.rule.name, decision.territory.name if decision.territory else "")
-            if outcome == RowOutcome.CREATED and run is not None:
+                rule, territory = decision.rule, decision.territory
+                key = keys.get((id(rule), id(territory)))
+                if key is None:
+                    key = keys[id(rule), id(territory)] = (rule.id, rule.name, territory.name if territory else "")
+            if outcome == created and run is not None:
                 count = run[6]
                 if run[1] + count == number and run[3] + count == record_id:
                     run[6] = count + 1
@@ -780,7 +785,7 @@ class BatchWriter:
             ]
             entries.append(entry)
             run, placements, by_row = None, {}, []
-            if outcome == RowOutcome.CREATED:
+            if outcome == created:
                 run = entry
                 by_row.append(0 if key is None else placements.setdefault(key, 1))
         close_run()
