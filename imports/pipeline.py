@@ -404,23 +404,38 @@ class RowScreen:
     that many chunks ahead of the writer's last commit (see Chunks), so rows before those are committed
     and found in the database instead, as the leads they created."""
 
-    def __init__(self, check: bool, keep: int):
+    def __init__(self, check: bool, keep: int, importer_id: int):
         self.check = check  # phone and email too (the job does not create duplicates anyway)
         self.keep = keep
+        self.importer_id = importer_id
+        self.owners: _Owners | None = None
         self.seen: dict[object, int] = {}
         self.older: dict[object, int] = {}
         self.chunks = 0
+
+    def owner(self, raw: str):
+        """The user an owner column names, if the importer may hand leads to him (None otherwise)."""
+        if self.owners is None:
+            from org.models import User
+
+            self.owners = _Owners(User.objects.get(pk=self.importer_id))
+        return self.owners(raw)
 
     def first(self, key) -> int | None:
         found = self.seen.get(key)
         return self.older.get(key) if found is None else found
 
     def __call__(self, rows: list[tuple]) -> dict[int, tuple]:
-        """row number → (RowOutcome.SKIPPED, None, reasons) or (MATCHED, lead id, {})."""
+        """row number → (outcome, record id, reasons, owner id): (RowOutcome.REJECTED, None, reasons, None)
+        for an owner column naming no one the importer may assign to; (RowOutcome.SKIPPED, None, reasons,
+        owner) for a repeat; (MATCHED, lead id, {}, owner) for an existing lead's phone or email; (None,
+        None, {}, owner) for a row with an owner and nothing else to say. Rows that end rejected or imported
+        before (the writer looks again under its lock) are not remembered as earlier rows."""
         if self.chunks and self.chunks % self.keep == 0:  # the older generation holds `keep` chunks
             self.older, self.seen = self.seen, {}
         self.chunks += 1
         valid = [row for row in rows if row[1] is not None]
+        before = imported_before([row[2] for row in valid], alive_only=True)
         check = self.check
         by_phone: dict[str, int] = {}
         by_email: dict[str, int] = {}
@@ -431,7 +446,19 @@ class RowScreen:
         verdicts: dict[int, tuple] = {}
         seen, first_of = self.seen, self.first
         phone = email = ""
-        for number, values, fp, _owner in valid:
+        for number, values, fp, owner in valid:
+            owner_id = None
+            if owner:
+                user = self.owner(owner)
+                if user is None:
+                    reason = _("“%(v)s” is not an active user you may assign leads to.") % {"v": owner}
+                    verdicts[number] = (RowOutcome.REJECTED, None, {"owner": [reason]}, None)
+                    continue
+                owner_id = user.pk
+            if fp in before:
+                if owner_id:
+                    verdicts[number] = (None, None, {}, owner_id)
+                continue
             first = first_of(fp)
             if check:  # a row repeating an earlier row's phone or email is that row again
                 phone, email = values[_PHONE], values[_EMAIL_AT]
@@ -440,18 +467,32 @@ class RowScreen:
                 if first is None and email:
                     first = first_of(email)
             if first is not None:
-                verdicts[number] = (RowOutcome.SKIPPED, None, {"__all__": [_("Same as row %(n)d.") % {"n": first}]})
+                reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
+                verdicts[number] = (RowOutcome.SKIPPED, None, reasons, owner_id)
                 continue
             seen[fp] = number
             if phone:
                 seen[phone] = number
             if email:
                 seen[email] = number
-            if check:
-                pk = by_phone.get(phone) or by_email.get(email)
-                if pk:
-                    verdicts[number] = (MATCHED, pk, {})
+            pk = (by_phone.get(phone) or by_email.get(email)) if check else None
+            if pk:
+                verdicts[number] = (MATCHED, pk, {}, owner_id)
+            elif owner_id:
+                verdicts[number] = (None, None, {}, owner_id)
         return verdicts
+
+
+def imported_before(fingerprints: list[int], *, alive_only: bool = False) -> dict[int, int]:
+    """Fingerprint → the record it created, for those of `fingerprints` imported before; with `alive_only`,
+    only where that record still exists (in the recycle bin included), without touching the rest."""
+    from leads.models import Lead
+
+    table = ImportFingerprint._meta.db_table
+    sql = f"SELECT id, record_id FROM {table} WHERE id IN ({{}})"  # noqa: S608 - fixed names, values bound
+    if alive_only:
+        sql = f"SELECT f.id, f.record_id FROM {table} f JOIN {Lead._meta.db_table} l ON l.id = f.record_id WHERE f.id IN ({{}})"  # noqa: S608, E501
+    return dict(_lookup(sql, sorted(fingerprints)))  # in key order: neighbouring pages, warm in cache
 
 
 def match_by_rules(rows) -> dict[int, tuple[str, int]]:
@@ -550,7 +591,6 @@ class BatchWriter:
 
     def __init__(self, job: ImportJob):
         self.job = job
-        self.owners = _Owners(job.created_by)
         self.insert_columns = (
             *LEAD_FIELDS,
             "owner_id",
@@ -611,30 +651,28 @@ class BatchWriter:
             if values is None:
                 outcomes.append(self.reject(number, third, fourth))
                 continue
+            verdict = verdicts.get(number)
+            owner_id = None
+            if verdict is not None:
+                outcome, record_id, reasons, owner_id = verdict
+                if outcome == RowOutcome.REJECTED:  # its owner column
+                    outcomes.append(self.reject(number, reasons, []))
+                    continue
             if third in previous:  # the same row imported before (this job or an earlier one)
                 outcomes.append((number, RowOutcome.SKIPPED, previous[third], {}, []))
                 continue
-            verdict = verdicts.get(number)
-            if verdict is not None and verdict[0] != MATCHED:
-                outcomes.append((number, verdict[0], verdict[1], verdict[2], []))
-                continue
-            if fourth:  # an owner column
-                owner = self.owners(fourth)
-                if owner is None:
-                    reason = _("“%(v)s” is not an active user you may assign leads to.") % {"v": fourth}
-                    outcomes.append(self.reject(number, {"owner": [reason]}, []))
-                    continue
-                row = (number, values, third, owner)
             if verdict is not None:
-                matched[number] = verdict[1]
-            fresh.append(row)
+                if outcome == RowOutcome.SKIPPED:
+                    outcomes.append((number, outcome, record_id, reasons, []))
+                    continue
+                if outcome == MATCHED:
+                    matched[number] = record_id
+            fresh.append((number, values, third, owner_id))
         to_create = fresh
         if job.on_duplicate != OnDuplicate.CREATE:
             to_create = self.check_duplicates(fresh, matched, outcomes)
         now = timezone.now()
-        pending = [
-            PendingLead(number, values, owner.pk if owner else None, now) for number, values, _fp, owner in to_create
-        ]
+        pending = [PendingLead(number, values, owner_id, now) for number, values, _fp, owner_id in to_create]
         decisions = {}
         unowned = [p for p in pending if p.owner_id is None]
         for p, decision in zip(unowned, plan(unowned), strict=True):
@@ -657,12 +695,7 @@ class BatchWriter:
         the write lock, so that two imports of one file at the same time cannot both create a row."""
         from leads.models import Lead
 
-        previous = dict(
-            _lookup(
-                f"SELECT id, record_id FROM {ImportFingerprint._meta.db_table} WHERE id IN ({{}})",  # noqa: S608
-                sorted(r[2] for r in results if r[1] is not None),  # in key order: neighbouring pages, warm in cache
-            )
-        )
+        previous = imported_before([r[2] for r in results if r[1] is not None])
         if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
             alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
             gone = [fp for fp, pk in previous.items() if pk not in alive]
@@ -812,11 +845,21 @@ def _numbered_rows(path: str, kind: str, skip: int):
     return islice(numbered, skip, None)  # resume after the last committed batch
 
 
-def _normalised(path: str, kind: str, skip: int, mapping: dict, default_source: str, check: bool, ahead: int, permits):
+def _normalised(
+    path: str,
+    kind: str,
+    skip: int,
+    mapping: dict,
+    default_source: str,
+    check: bool,
+    importer_id: int,
+    ahead: int,
+    permits,
+):
     """Chunks of `(normalised rows, the screen's verdicts on them)`; each waits for a permit, when
     given, so that the screen is never more than `ahead` chunks past the writer's last commit."""
     normalise = RowNormaliser(mapping, default_source)
-    screen = RowScreen(check, keep=ahead + 1)
+    screen = RowScreen(check, keep=ahead + 1, importer_id=importer_id)
     numbered = _numbered_rows(path, kind, skip)
     while True:
         batch = list(islice(numbered, BATCH_SIZE))
@@ -824,15 +867,23 @@ def _normalised(path: str, kind: str, skip: int, mapping: dict, default_source: 
             return
         rows = [normalise(number, cells) for number, cells in batch]
         if permits is not None:
-            permits.acquire()
+            while not permits.acquire(timeout=1):
+                if not multiprocessing.parent_process().is_alive():  # the writer is gone: stop, don't wait
+                    return
         yield rows, screen(rows)
 
 
 def _produce(pipe, args) -> None:
     """The helper process: reads, normalises and screens the file ahead of the writer. It reads the
     database on a connection of its own (the writer's was closed before the fork), never writes to it."""
+    import signal
+
     from django.db import connection
 
+    # the worker's own handlers (a db_worker's SIGTERM only asks its loop to stop) would keep terminate()
+    # from ending this process
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     gc.disable()  # a short-lived process making millions of tuples and no cycles worth collecting
     try:
         for chunk in _normalised(*args):
@@ -872,7 +923,10 @@ class Chunks:
         check = job.on_duplicate != OnDuplicate.CREATE
         self.per_transaction = per_transaction
         ahead = per_transaction + 2
-        self.args = [job.file.path, job.kind, skip, dict(job.mapping), job.default_source, check, ahead, None]
+        self.args = [
+            *(job.file.path, job.kind, skip, dict(job.mapping), job.default_source, check, job.created_by_id),
+            *(ahead, None),
+        ]
         self.helper = self.permits = None
         if use_helper_process(job):
             context = multiprocessing.get_context("fork")
@@ -906,6 +960,9 @@ class Chunks:
             if self.helper.is_alive():
                 self.helper.terminate()
             self.helper.join(timeout=5)
+            if self.helper.is_alive():
+                self.helper.kill()
+                self.helper.join()
 
     def committed(self) -> None:
         if self.permits is not None:

@@ -583,3 +583,30 @@ def test_a_purged_record_no_longer_stops_its_row_from_being_imported_again(rep):
     reborn = Lead.objects.get(company="深圳市华为技术有限公司")
     fourth = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1])))
     assert ImportRow.objects.get(job=fourth, row_number=1).record_id == reborn.pk
+
+
+@pytest.mark.django_db(transaction=True)  # the helper reads on its own connection: data must be committed
+@pytest.mark.parametrize("parallel", [0, 1], ids=["in-process", "helper"])
+def test_a_repeat_of_a_row_that_was_rejected_or_imported_before_is_judged_on_its_own(rep, settings, parallel):
+    """A row that ends rejected (its owner) or imported before is not "the earlier row" of its repeats:
+    a repeat without the bad owner is created, and a row sharing the earlier lead's phone is merged into it."""
+    settings.TIDE_IMPORT_PARALLEL_ROWS = parallel
+    header = [*HEADER, "负责人"]
+    earlier = [["早先公司", "甲", "13500000001", "", "", "", "", "", ""]]
+    assert run(actions.upload(user=rep, uploaded_file=csv_file(earlier, header=header))).created_count == 1
+    rows = [
+        ["无主公司", "乙", "13500000002", "", "", "", "", "", "nobody-here"],  # no such owner: rejected
+        ["无主公司", "乙", "13500000002", "", "", "", "", "", ""],  # the same row without it: created
+        earlier[0],  # imported before: skipped, pointing at its lead
+        ["早先公司分部", "丙", "13500000001", "", "", "", "", "", ""],  # the earlier lead's phone: merged into it
+    ]
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows, header=header))
+    assert job.mapping["8"] == "owner"
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
+    assert pipeline.use_helper_process(job) == bool(parallel)
+    job = run(job)
+    outcomes = {r.row_number: (r.outcome, r.record_id) for r in job_rows(job)}
+    lead = Lead.objects.get(company="早先公司").pk
+    assert outcomes[1][0] == "rejected" and outcomes[2][0] == "created"
+    assert outcomes[3] == ("skipped", lead) and outcomes[4] == ("merged", lead)
+    assert Lead.objects.filter(company="无主公司").count() == 1
