@@ -412,6 +412,7 @@ class RowScreen:
         self.seen: dict[object, int] = {}
         self.older: dict[object, int] = {}
         self.chunks = 0
+        self.watermark: int | None = None  # the last lead id when the chunk screened last was looked up
 
     def owner(self, raw: str):
         """The user an owner column names, if the importer may hand leads to him (None otherwise)."""
@@ -435,6 +436,7 @@ class RowScreen:
             self.older, self.seen = self.seen, {}
         self.chunks += 1
         valid = [row for row in rows if row[1] is not None]
+        self.watermark = last_lead_id() if self.check else None  # before the lookups: see BatchWriter.recheck
         before = imported_before([row[2] for row in valid], alive_only=True)
         check = self.check
         by_phone: dict[str, int] = {}
@@ -481,6 +483,20 @@ class RowScreen:
             elif owner_id:
                 verdicts[number] = (None, None, {}, owner_id)
         return verdicts
+
+
+def last_lead_id() -> int | None:
+    """The last lead id given out (SQLite's AUTOINCREMENT counter, which moves with every lead any
+    transaction commits); None where no such counter can be read consistently (PostgreSQL sequences
+    are not transactional)."""
+    from django.db import connection
+
+    from leads.models import Lead
+
+    if connection.vendor != "sqlite":
+        return None
+    found = _lookup("SELECT seq FROM sqlite_sequence WHERE name IN ({})", [Lead._meta.db_table])
+    return found[0][0] if found else 0
 
 
 def imported_before(fingerprints: list[int], *, alive_only: bool = False) -> dict[int, int]:
@@ -589,8 +605,11 @@ def explain_row(job: ImportJob):
 class BatchWriter:
     """Writes normalised batches: one transaction per batch, which also advances the job's cursor."""
 
+    INSERTS_KEPT = 100  # id ranges of the last chunks written: more than the screen can be ahead of them
+
     def __init__(self, job: ImportJob):
         self.job = job
+        self.inserted: list[tuple[int, int]] = []  # (first id, last id) of the leads of each chunk written
         self.insert_columns = (
             *LEAD_FIELDS,
             "owner_id",
@@ -601,6 +620,29 @@ class BatchWriter:
 
     def reject(self, number: int, reasons: dict, cells: list) -> tuple:
         return (number, RowOutcome.REJECTED, None, reasons, cells)
+
+    def recheck(self, rows: list[tuple], verdicts: dict, watermark: int | None) -> dict:
+        """The screen's verdicts, made good under the write lock: when leads other than this job's own
+        were created after the screen looked (the lead counter moved further than this job's inserts since
+        `watermark`), the rows it found nothing for are looked up again by phone and email. The usual
+        case costs one read; the screen's lookups then stand as if they were made now."""
+        if watermark is None:
+            return verdicts
+        moved = last_lead_id() - watermark
+        own = sum(max(0, last - max(first, watermark + 1) + 1) for first, last in self.inserted)
+        if moved == own:
+            return verdicts
+        unmatched = [r for r in rows if r[1] is not None and verdicts.get(r[0], (None,))[0] is None]
+        by_phone, by_email = match_existing(
+            {r[1][_PHONE] for r in unmatched if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in unmatched if r[1][_EMAIL_AT]}
+        )
+        verdicts = dict(verdicts)
+        for number, values, _fp, _owner in unmatched:
+            pk = by_phone.get(values[_PHONE]) or by_email.get(values[_EMAIL_AT])
+            if pk:
+                owner_id = verdicts[number][3] if number in verdicts else None
+                verdicts[number] = (MATCHED, pk, {}, owner_id)
+        return verdicts
 
     def write(self, start: int, chunks) -> int | None:
         """Import the chunks (each `(rows, screen verdicts)`, consumed here) in one transaction that also
@@ -621,8 +663,8 @@ class BatchWriter:
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
                 return None
-            for rows, verdicts in itertools.chain([first], chunks):
-                self.write_chunk(rows, verdicts, counts, decisions)
+            for rows, verdicts, watermark in itertools.chain([first], chunks):
+                self.write_chunk(rows, self.recheck(rows, verdicts, watermark), counts, decisions)
                 written += len(rows)
             ImportJob.objects.filter(pk=job.pk).update(
                 processed_rows=start + written,
@@ -754,6 +796,8 @@ class BatchWriter:
             for p, (_n, values, _fp, _o) in zip(pending, rows, strict=True)
         ]
         ids = insert_rows(Lead, self.insert_columns, lead_rows, ready=True, constants=shared)
+        self.inserted.append((ids[0], ids[-1]))  # consecutive (see insert_rows)
+        del self.inserted[: -self.INSERTS_KEPT]
         for p, pk in zip(pending, ids, strict=True):
             p.pk = pk
         # in key order: random 64-bit keys inserted sorted walk the table's B-tree left to right
@@ -870,7 +914,8 @@ def _normalised(
             while not permits.acquire(timeout=1):
                 if not multiprocessing.parent_process().is_alive():  # the writer is gone: stop, don't wait
                     return
-        yield rows, screen(rows)
+        verdicts = screen(rows)
+        yield rows, verdicts, screen.watermark
 
 
 def _produce(pipe, args) -> None:

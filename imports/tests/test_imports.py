@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from core.choices import Scope
 from imports import actions, pipeline
@@ -610,3 +611,21 @@ def test_a_repeat_of_a_row_that_was_rejected_or_imported_before_is_judged_on_its
     assert outcomes[1][0] == "rejected" and outcomes[2][0] == "created"
     assert outcomes[3] == ("skipped", lead) and outcomes[4] == ("merged", lead)
     assert Lead.objects.filter(company="无主公司").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's lead counter tells a write since the screen")
+def test_a_lead_created_elsewhere_after_the_screen_looked_is_still_found(rep, monkeypatch):
+    """The screen reads before the writer takes the write lock; a lead with the row's phone created in
+    between (by someone else) is found when the writer looks again, so the row is not created twice."""
+    real = pipeline.RowScreen.__call__
+
+    def screen_then_someone_creates_it(screen, rows):
+        verdicts = real(screen, rows)
+        Lead.objects.create(company="抢先一步", phone="+8613800138000")  # row 1's mobile
+        return verdicts
+
+    monkeypatch.setattr(pipeline.RowScreen, "__call__", screen_then_someone_creates_it)
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1])))
+    first = Lead.objects.get(company="抢先一步")
+    assert (job.created_count, job.skipped_count) == (0, 1)
+    assert ImportRow.objects.get(job=job, row_number=1).record_id == first.pk
