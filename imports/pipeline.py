@@ -437,14 +437,9 @@ class RowScreen:
         self.chunks += 1
         valid = [row for row in rows if row[1] is not None]
         self.watermark = last_lead_id() if self.check else None  # before the lookups: see BatchWriter.recheck
-        before = imported_before([row[2] for row in valid], alive_only=True)
+        before, _purged = imported_before([row[2] for row in valid])
         check = self.check
-        by_phone: dict[str, int] = {}
-        by_email: dict[str, int] = {}
-        if check:
-            by_phone, by_email = match_existing(
-                {r[1][_PHONE] for r in valid if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in valid if r[1][_EMAIL_AT]}
-            )
+        existing = existing_leads(valid) if check else {}
         verdicts: dict[int, tuple] = {}
         seen, first_of = self.seen, self.first
         phone = email = ""
@@ -477,7 +472,7 @@ class RowScreen:
                 seen[phone] = number
             if email:
                 seen[email] = number
-            pk = (by_phone.get(phone) or by_email.get(email)) if check else None
+            pk = existing.get(number)
             if pk:
                 verdicts[number] = (MATCHED, pk, {}, owner_id)
             elif owner_id:
@@ -499,16 +494,35 @@ def last_lead_id() -> int | None:
     return found[0][0] if found else 0
 
 
-def imported_before(fingerprints: list[int], *, alive_only: bool = False) -> dict[int, int]:
-    """Fingerprint → the record it created, for those of `fingerprints` imported before; with `alive_only`,
-    only where that record still exists (in the recycle bin included), without touching the rest."""
+def imported_before(fingerprints: list[int]) -> tuple[dict[int, int], list[int]]:
+    """For those of `fingerprints` imported before: fingerprint → the record it created, where that record
+    still exists (in the recycle bin included); and the fingerprints whose record was purged."""
     from leads.models import Lead
 
-    table = ImportFingerprint._meta.db_table
-    sql = f"SELECT id, record_id FROM {table} WHERE id IN ({{}})"  # noqa: S608 - fixed names, values bound
-    if alive_only:
-        sql = f"SELECT f.id, f.record_id FROM {table} f JOIN {Lead._meta.db_table} l ON l.id = f.record_id WHERE f.id IN ({{}})"  # noqa: S608, E501
-    return dict(_lookup(sql, sorted(fingerprints)))  # in key order: neighbouring pages, warm in cache
+    sql = (
+        f"SELECT f.id, f.record_id, l.id FROM {ImportFingerprint._meta.db_table} f "  # noqa: S608 - fixed names
+        f"LEFT JOIN {Lead._meta.db_table} l ON l.id = f.record_id WHERE f.id IN ({{}})"
+    )
+    alive, gone = {}, []
+    for fp, record_id, lead_id in _lookup(sql, sorted(fingerprints)):  # in key order: neighbouring pages
+        if lead_id is None:
+            gone.append(fp)
+        else:
+            alive[fp] = record_id
+    return alive, gone
+
+
+def existing_leads(rows: list[tuple]) -> dict[int, int]:
+    """Row number → the live lead that has the row's phone (or else its email), for valid rows."""
+    by_phone, by_email = match_existing(
+        {r[1][_PHONE] for r in rows if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in rows if r[1][_EMAIL_AT]}
+    )
+    found = {}
+    for number, values, _fp, _owner in rows:
+        pk = by_phone.get(values[_PHONE]) or by_email.get(values[_EMAIL_AT])
+        if pk:
+            found[number] = pk
+    return found
 
 
 def match_by_rules(rows) -> dict[int, tuple[str, int]]:
@@ -633,15 +647,10 @@ class BatchWriter:
         if moved == own:
             return verdicts
         unmatched = [r for r in rows if r[1] is not None and verdicts.get(r[0], (None,))[0] is None]
-        by_phone, by_email = match_existing(
-            {r[1][_PHONE] for r in unmatched if r[1][_PHONE]}, {r[1][_EMAIL_AT] for r in unmatched if r[1][_EMAIL_AT]}
-        )
         verdicts = dict(verdicts)
-        for number, values, _fp, _owner in unmatched:
-            pk = by_phone.get(values[_PHONE]) or by_email.get(values[_EMAIL_AT])
-            if pk:
-                owner_id = verdicts[number][3] if number in verdicts else None
-                verdicts[number] = (MATCHED, pk, {}, owner_id)
+        for number, pk in existing_leads(unmatched).items():
+            owner_id = verdicts[number][3] if number in verdicts else None
+            verdicts[number] = (MATCHED, pk, {}, owner_id)
         return verdicts
 
     def write(self, start: int, chunks) -> int | None:
@@ -735,15 +744,9 @@ class BatchWriter:
     def imported_before(self, results: list[tuple]) -> dict[int, int]:
         """Fingerprint → the record it created, for the chunk's rows imported before. Looked up here, under
         the write lock, so that two imports of one file at the same time cannot both create a row."""
-        from leads.models import Lead
-
-        previous = imported_before([r[2] for r in results if r[1] is not None])
-        if previous:  # a fingerprint counts while its record exists (in the recycle bin included)
-            alive = set(Lead.all_objects.filter(pk__in=set(previous.values())).values_list("pk", flat=True))
-            gone = [fp for fp, pk in previous.items() if pk not in alive]
-            ImportFingerprint.objects.filter(pk__in=gone).delete()
-            for fp in gone:
-                del previous[fp]
+        previous, purged = imported_before([r[2] for r in results if r[1] is not None])
+        if purged:  # its row may be imported again: the new record takes the fingerprint
+            ImportFingerprint.objects.filter(pk__in=purged).delete()
         return previous
 
     def check_duplicates(self, fresh: list[tuple], matched: dict[int, int], outcomes: list[tuple]) -> list[tuple]:
