@@ -20,7 +20,7 @@ from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -480,6 +480,19 @@ class RowScreen:
         return verdicts
 
 
+IMPORT_LOCK_KEY = 0x7469_6465_696D  # "tideim": the advisory lock import writers share on PostgreSQL
+
+
+def lock_lead_imports() -> None:
+    """Serialise import transactions on PostgreSQL as SQLite's single writer does: a phone or email
+    checked by one import is not created by another before the first commits. Held until the commit."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+
+
 def last_lead_id() -> int | None:
     """The last lead id given out (SQLite's AUTOINCREMENT counter, which moves with every lead any
     transaction commits); None where no such counter can be read consistently (PostgreSQL sequences
@@ -640,12 +653,15 @@ class BatchWriter:
         were created after the screen looked (the lead counter moved further than this job's inserts since
         `watermark`), the rows it found nothing for are looked up again by phone and email. The usual
         case costs one read; the screen's lookups then stand as if they were made now."""
-        if watermark is None:
+        if watermark is not None:
+            moved = last_lead_id() - watermark
+            own = sum(max(0, last - max(first, watermark + 1) + 1) for first, last in self.inserted)
+            if moved == own:
+                return verdicts
+        elif connection.vendor != "postgresql" or self.job.on_duplicate == OnDuplicate.CREATE:
             return verdicts
-        moved = last_lead_id() - watermark
-        own = sum(max(0, last - max(first, watermark + 1) + 1) for first, last in self.inserted)
-        if moved == own:
-            return verdicts
+        # PostgreSQL has no counter to read consistently: every chunk is looked up again (one indexed read
+        # per 2,000 values), after the lock that keeps two imports from checking the same phone at once.
         unmatched = [r for r in rows if r[1] is not None and verdicts.get(r[0], (None,))[0] is None]
         verdicts = dict(verdicts)
         for number, pk in existing_leads(unmatched).items():
@@ -672,6 +688,7 @@ class BatchWriter:
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
                 return None
+            lock_lead_imports()
             for rows, verdicts, watermark in itertools.chain([first], chunks):
                 self.write_chunk(rows, self.recheck(rows, verdicts, watermark), counts, decisions)
                 written += len(rows)

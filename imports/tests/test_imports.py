@@ -613,10 +613,10 @@ def test_a_repeat_of_a_row_that_was_rejected_or_imported_before_is_judged_on_its
     assert Lead.objects.filter(company="无主公司").count() == 1
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's lead counter tells a write since the screen")
 def test_a_lead_created_elsewhere_after_the_screen_looked_is_still_found(rep, monkeypatch):
     """The screen reads before the writer takes the write lock; a lead with the row's phone created in
-    between (by someone else) is found when the writer looks again, so the row is not created twice."""
+    between (by someone else) is found when the writer looks again, so the row is not created twice
+    (SQLite: its lead counter moved; PostgreSQL: every chunk is looked up again)."""
     real = pipeline.RowScreen.__call__
 
     def screen_then_someone_creates_it(screen, rows):
@@ -629,3 +629,37 @@ def test_a_lead_created_elsewhere_after_the_screen_looked_is_still_found(rep, mo
     first = Lead.objects.get(company="抢先一步")
     assert (job.created_count, job.skipped_count) == (0, 1)
     assert ImportRow.objects.get(job=job, row_number=1).record_id == first.pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time anyway")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_imports_on_postgresql_do_not_both_create_a_phone(rep):
+    """Another import holding the import lock has created (not yet committed) a lead with row 1's phone:
+    this import's writer waits for it to commit, then finds that lead instead of creating a second one."""
+    import threading
+
+    holding, release = threading.Event(), threading.Event()
+
+    def other_import():
+        from django.db import connection as own, transaction
+
+        try:
+            with transaction.atomic():
+                pipeline.lock_lead_imports()
+                Lead.objects.create(company="另一批导入", phone="+8613800138000")
+                holding.set()
+                release.wait(10)
+        finally:
+            own.close()
+
+    other = threading.Thread(target=other_import)
+    other.start()
+    assert holding.wait(10)
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1]))
+    threading.Timer(0.5, release.set).start()  # the other import commits while this one waits for the lock
+    job = run(job)
+    other.join(10)
+    first = Lead.objects.get(company="另一批导入")
+    assert (job.created_count, job.skipped_count) == (0, 1)
+    assert ImportRow.objects.get(job=job, row_number=1).record_id == first.pk
+    assert Lead.objects.filter(phone="+8613800138000").count() == 1
