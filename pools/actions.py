@@ -280,15 +280,61 @@ def _check_ownership_limit(pool, model, user, adding: int = 1) -> None:
         )
 
 
+def claims_today(pool, user, now) -> int:
+    """Records the user took from the pool today: his claims, and what he assigned to himself as its admin."""
+    return ClaimLog.objects.filter(
+        Q(action=ClaimAction.CLAIM) | Q(action=ClaimAction.ASSIGN, actor=user),
+        user=user,
+        pool=pool,
+        at__gte=start_of_day(timezone.localdate(now)),
+    ).count()
+
+
+def _check_daily_limit(pool, user, now, adding: int = 1) -> None:
+    if pool.daily_claim_limit is None:
+        return
+    used = claims_today(pool, user, now)
+    if used + adding > pool.daily_claim_limit:
+        raise DomainError(
+            _("You have claimed %(used)d records from “%(pool)s” today; the limit is %(limit)d a day.")
+            % {"used": used, "pool": pool, "limit": pool.daily_claim_limit},
+            code="daily_claim_limit",
+            status=409,
+        )
+
+
+def _check_cooldown(pool, model, ids: list[int], user, now) -> None:
+    """The previous owner may not take back a record he released or lost to recycling before the cool-down."""
+    if not pool.cooldown_days:
+        return
+    last = (
+        ClaimLog.objects.filter(
+            object_type=model.object_type,
+            object_id__in=ids,
+            user=user,
+            action__in=[ClaimAction.RELEASE, ClaimAction.RECYCLE],
+            at__gt=now - datetime.timedelta(days=pool.cooldown_days),
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if last is not None:
+        until = timezone.localtime(last + datetime.timedelta(days=pool.cooldown_days))
+        raise DomainError(
+            _("You had this record until %(date)s; you may claim it again from %(until)s.")
+            % {"date": timezone.localtime(last).strftime("%Y-%m-%d"), "until": until.strftime("%Y-%m-%d %H:%M")},
+            code="cooldown",
+            status=409,
+        )
+
+
 def claim_state(pool, user, *, now=None) -> dict:
     """How many claims the user has left today and how many records he may still own (None: unlimited)."""
     now = now or timezone.now()
     out = {"claims_left_today": None, "ownership_left": None}
     if pool.daily_claim_limit is not None:
-        used = ClaimLog.objects.filter(
-            user=user, pool=pool, action=ClaimAction.CLAIM, at__gte=start_of_day(timezone.localdate(now))
-        ).count()
-        out["claims_left_today"] = max(0, pool.daily_claim_limit - used)
+        out["claims_left_today"] = max(0, pool.daily_claim_limit - claims_today(pool, user, now))
     if pool.ownership_limit is not None:
         out["ownership_left"] = max(0, pool.ownership_limit - owned_count(pool.model, user))
     return out
@@ -306,6 +352,9 @@ def claim_record(*, model, pk, user, now=None):
         raise NotFoundError()
     pool = record.pool
     if pool is None or record.owner_id is not None:
+        seen_in_pool = pool is not None and pool.is_member(user)  # he may have seen it there: someone was faster
+        if not seen_in_pool and not model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists():
+            raise NotFoundError()  # a record he could never see: not even whether it exists
         raise DomainError(_("This record is not in a public pool (any more)."), code="not_in_pool", status=409)
     if not pool.is_member(user):
         raise PermissionDeniedError(
@@ -317,41 +366,8 @@ def claim_record(*, model, pk, user, now=None):
         raise PermissionDeniedError(
             _("Your roles do not let you work with %(things)s.") % {"things": model._meta.verbose_name_plural}
         )
-    if pool.cooldown_days:
-        last = (
-            ClaimLog.objects.filter(
-                object_type=model.object_type,
-                object_id=record.pk,
-                user=user,
-                action__in=[ClaimAction.RELEASE, ClaimAction.RECYCLE],
-                at__gt=now - datetime.timedelta(days=pool.cooldown_days),
-            )
-            .order_by("-at")
-            .values_list("at", flat=True)
-            .first()
-        )
-        if last is not None:
-            until = timezone.localtime(last + datetime.timedelta(days=pool.cooldown_days))
-            raise DomainError(
-                _("You had this record until %(date)s; you may claim it again from %(until)s.")
-                % {
-                    "date": timezone.localtime(last).strftime("%Y-%m-%d"),
-                    "until": until.strftime("%Y-%m-%d %H:%M"),
-                },
-                code="cooldown",
-                status=409,
-            )
-    if pool.daily_claim_limit is not None:
-        used = ClaimLog.objects.filter(
-            user=user, pool=pool, action=ClaimAction.CLAIM, at__gte=start_of_day(timezone.localdate(now))
-        ).count()
-        if used >= pool.daily_claim_limit:
-            raise DomainError(
-                _("You have claimed %(used)d records from “%(pool)s” today; the limit is %(limit)d a day.")
-                % {"used": used, "pool": pool, "limit": pool.daily_claim_limit},
-                code="daily_claim_limit",
-                status=409,
-            )
+    _check_cooldown(pool, model, [record.pk], user, now)
+    _check_daily_limit(pool, user, now)
     _check_ownership_limit(pool, model, user)
     won = model.objects.filter(pk=record.pk, owner__isnull=True, pool_id=pool.pk).update(
         owner=user, owner_since=now, version=F("version") + 1, updated_at=now
@@ -413,6 +429,12 @@ def release_record(*, model, pk, user, reason: str, note: str = "", pool=None, n
         if record.owner_id is None:
             raise DomainError(_("This record is already in a public pool."), code="not_owned", status=409)
         raise PermissionDeniedError(_("Only the owner, or whoever may transfer the record, may return it."))
+    from leads.choices import LeadStatus
+
+    if _is_lead(model) and record.status == LeadStatus.CONVERTED:
+        raise DomainError(
+            _("This lead has been converted; it no longer goes back to a public pool."), code="converted", status=409
+        )
     errors = {}
     if reason not in ReleaseReason.values:
         errors["reason"] = [_("Choose why you return it.")]
@@ -490,7 +512,12 @@ def assign_from_pool(*, pool: Pool, ids: Iterable[int], user, member, now=None) 
     now = now or timezone.now()
     if not pool.is_admin(user):
         raise PermissionDeniedError(_("Only the pool's administrators may assign its records."))
-    ids = list(dict.fromkeys(int(i) for i in ids))
+    try:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+    except (TypeError, ValueError):
+        ids = None
+    if ids is None or any(not 0 < i < 2**63 for i in ids):
+        raise ValidationError({"ids": [_("Select the records to assign from the list.")]})
     if not ids:
         raise ValidationError({"ids": [_("Select the records to assign first.")]})
     if len(ids) > MAX_ASSIGN:
@@ -508,6 +535,9 @@ def assign_from_pool(*, pool: Pool, ids: Iterable[int], user, member, now=None) 
         raise DomainError(_("The public pool “%(pool)s” is closed.") % {"pool": pool}, code="pool_inactive", status=409)
     model = pool.model
     _lock_user(member)
+    if member.pk == user.pk:  # an administrator taking records himself is held to the members' limits
+        _check_cooldown(pool, model, ids, user, now)
+        _check_daily_limit(pool, user, now, adding=len(ids))
     _check_ownership_limit(pool, model, member, adding=len(ids))
     moved = model.objects.filter(pk__in=ids, owner__isnull=True, pool=pool).update(
         owner=member, owner_since=now, version=F("version") + 1, updated_at=now

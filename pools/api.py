@@ -559,6 +559,11 @@ def _release(model_release, request, record_id: int, payload: ReleaseIn, **ids):
 
 CLAIM_RESPONSES = {200: ClaimOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 RELEASE_RESPONSES = {200: ClaimOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+RELEASE_DOC = (
+    "Give the record back to its public pool with a reason (`note` required for `other`); the cool-down of "
+    "the pool starts for its previous owner. Errors: `not_owned`, `converted` (a converted lead stays where it "
+    "is), `pool_inactive`, and field errors on `reason`, `note` and `pool_id`."
+)
 CLAIM_DOC = (
     "Take the record from its public pool. Errors name the limit that stopped you: `not_a_member`, "
     "`not_in_pool`, `already_claimed`, `daily_claim_limit`, `ownership_limit`, `cooldown`, `pool_inactive`."
@@ -581,6 +586,7 @@ def claim_lead(request, lead_id: int):
     response=RELEASE_RESPONSES,
     operation_id="lead_release",
     summary="Return a lead to its public pool, with a reason",
+    description=RELEASE_DOC,
 )
 def release_lead(request, lead_id: int, payload: ReleaseIn):
     return _release(actions.release_lead, request, lead_id, payload, lead_id=lead_id)
@@ -602,6 +608,7 @@ def claim_account(request, account_id: int):
     response=RELEASE_RESPONSES,
     operation_id="account_release",
     summary="Return an account to its public pool, with a reason",
+    description=RELEASE_DOC,
 )
 def release_account(request, account_id: int, payload: ReleaseIn):
     return _release(actions.release_account, request, account_id, payload, account_id=account_id)

@@ -56,9 +56,14 @@ def test_departed_member_cannot_claim(world):
 def test_owned_or_pool_less_records_are_not_in_a_pool(world, api_for):
     owned = world.lead(owner=world.rep2, owner_since=at("2026-11-01"))
     loose = world.lead(pool=False, owner=world.rep2)
-    assert codes(api_for(world.rep).post(f"/leads/{owned.pk}/claim")) == (409, "not_in_pool")
-    assert codes(api_for(world.rep).post(f"/leads/{loose.pk}/claim")) == (409, "not_in_pool")
-    assert codes(api_for(world.rep).post("/leads/999999/claim")) == (404, "not_found")
+    assert codes(api_for(world.boss).post(f"/leads/{owned.pk}/claim")) == (409, "not_in_pool")
+    assert codes(api_for(world.boss).post(f"/leads/{loose.pk}/claim")) == (409, "not_in_pool")
+    assert codes(api_for(world.boss).post("/leads/999999/claim")) == (404, "not_found")
+    # A rep who may not see someone else's lead, and could not have seen it in a pool of his, learns nothing,
+    # not even that it exists.
+    assert codes(api_for(world.rep).post(f"/leads/{loose.pk}/claim")) == (404, "not_found")
+    assert codes(api_for(world.outsider).post(f"/leads/{owned.pk}/claim")) == (404, "not_found")
+    assert codes(api_for(world.rep).post(f"/leads/{owned.pk}/claim")) == (409, "not_in_pool")  # a member: taken
 
 
 @pytest.mark.django_db
@@ -318,3 +323,44 @@ def test_a_lead_created_into_a_pool_waits_there_without_owner(world, api_for):
     listed = api_for(world.rep).get(f"/pools/{world.lead_pool.pk}/records").json_body["results"]
     assert [r["id"] for r in listed] == [lead.pk]
     assert api_for(world.rep).post(f"/leads/{lead.pk}/claim").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_pool_admin_assigning_to_himself_is_held_to_the_claim_limits(world, api_for):
+    """A rep who also administers the pool cannot take more than a day's claims, nor take back early
+    what he released, by assigning records to himself."""
+    world.lead_pool.member_users.add(world.boss)
+    Pool.objects.filter(pk=world.lead_pool.pk).update(daily_claim_limit=2, cooldown_days=30)
+    released, *waiting = [world.lead(f"公司{i}") for i in range(4)]
+    boss = api_for(world.boss)
+    path = f"/pools/{world.lead_pool.pk}/assign"
+    with freeze_time("2026-11-26T09:00:00+08:00"):
+        assert boss.post(f"/leads/{released.pk}/claim").status_code == 200
+        actions.release_lead(lead_id=released.pk, user=world.boss, reason="no_need")
+        r = boss.post(path, {"ids": [released.pk], "user_id": world.boss.pk})
+        assert codes(r) == (409, "cooldown")
+        r = boss.post(path, {"ids": [w.pk for w in waiting[:2]], "user_id": world.boss.pk})
+        assert codes(r) == (409, "daily_claim_limit")  # one claim today already: two more would be three
+        assert Lead.objects.filter(owner=world.boss).count() == 0
+        assert boss.post(path, {"ids": [waiting[0].pk], "user_id": world.boss.pk}).status_code == 200
+        world.lead_pool.refresh_from_db()
+        assert actions.claim_state(world.lead_pool, world.boss)["claims_left_today"] == 0
+        assert codes(boss.post(f"/leads/{waiting[1].pk}/claim")) == (409, "daily_claim_limit")
+        # Handing records to someone else is what the admin is for: no claim limit of his applies.
+        r = boss.post(path, {"ids": [released.pk, waiting[1].pk, waiting[2].pk], "user_id": world.rep.pk})
+        assert r.status_code == 200
+
+
+@pytest.mark.django_db
+def test_assign_refuses_ids_out_of_range_with_a_field_error(world, api_for):
+    r = api_for(world.boss).post(f"/pools/{world.lead_pool.pk}/assign", {"ids": [2**63], "user_id": world.rep.pk})
+    assert r.status_code == 422 and "ids" in r.json_body["errors"]
+
+
+@pytest.mark.django_db
+def test_a_converted_lead_is_not_returned_to_the_pool(world, api_for):
+    lead = world.lead(owner=world.rep, owner_since=at("2026-11-01"), status="converted")
+    r = api_for(world.rep).post(f"/leads/{lead.pk}/release", {"reason": "no_need"})
+    assert codes(r) == (409, "converted")
+    lead.refresh_from_db()
+    assert lead.owner == world.rep and not ClaimLog.objects.filter(object_id=lead.pk).exists()
