@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 
 from core import conditions as cond
 from core import history
+from core.actions import check_version
 from core.choices import Action, HistoryAction, ObjectType
-from core.errors import DomainError, PermissionDeniedError, VersionConflictError
+from core.errors import DomainError, PermissionDeniedError
 from core.permissions import can
 from core.regions import regions
 from org.permissions import require_admin
@@ -39,8 +40,7 @@ MAX_RERUN = 10000
 
 
 def _check_version(instance, expected_version) -> None:
-    if expected_version not in (None, "") and int(expected_version) != instance.version:
-        raise VersionConflictError()
+    check_version(instance, expected_version)
 
 
 def _validate_conditions(raw, *, field: str = "conditions") -> dict:

@@ -20,6 +20,19 @@ from .models import ChangeLog, RecordShare, TideModel
 from .permissions import can, forget_grants, owner_assignable
 
 
+def check_version(current, expected_version) -> None:
+    """Optimistic locking: the version the client read must still be the record's. A value that is
+    not a version at all is the client's mistake, told as a field error rather than a crash."""
+    if expected_version in (None, ""):
+        return
+    try:
+        expected = int(expected_version)
+    except (TypeError, ValueError):
+        raise ValidationError({"version": [_("Reload the page: the form's version is not valid.")]}) from None
+    if expected != current.version:
+        raise VersionConflictError()
+
+
 def _is_user_model(model) -> bool:
     from django.contrib.auth import get_user_model
 
@@ -121,8 +134,7 @@ def update_record(
 ):
     model = type(instance)
     current = get_for(model, user, Action.EDIT, instance.pk, lock=True)
-    if expected_version is not None and int(expected_version) != current.version:
-        raise VersionConflictError()
+    check_version(current, expected_version)
     before = history.snapshot(current)
     old_owner_id = getattr(current, "owner_id", None)
     for key, value in data.items():
@@ -152,8 +164,7 @@ def update_record(
 @transaction.atomic
 def delete_record(*, instance, user, expected_version: int | None = None):
     current = get_for(type(instance), user, Action.DELETE, instance.pk, lock=True)
-    if expected_version is not None and int(expected_version) != current.version:
-        raise VersionConflictError()
+    check_version(current, expected_version)
     current.deleted_at = timezone.now()
     current.deleted_by = user
     current.version += 1

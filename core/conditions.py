@@ -142,9 +142,12 @@ def _coerce(spec: FieldSpec, value, path: str):
     """The stored form of one comparison value, or a ValidationError naming where it is wrong."""
     if spec.kind == "number":
         try:
-            return str(Decimal(str(value)))
+            number = Decimal(str(value))
         except (InvalidOperation, ValueError):
-            raise ValidationError(_("%(path)s: enter a number.") % {"path": path}) from None
+            number = None
+        if number is None or not number.is_finite():  # NaN and infinities compare with nothing
+            raise ValidationError(_("%(path)s: enter a number.") % {"path": path})
+        return str(number)
     if spec.kind == "date":
         try:
             return datetime.date.fromisoformat(str(value)).isoformat()
@@ -202,7 +205,7 @@ def validate(conditions, object_type: str) -> dict:
                 _("%(path)s: unknown field “%(field)s”.") % {"path": path, "field": node.get("field")}
             )
         op = node.get("op")
-        if op not in OPS_BY_KIND[spec.kind]:
+        if not isinstance(op, str) or op not in OPS_BY_KIND[spec.kind]:
             raise ValidationError(
                 _("%(path)s: “%(op)s” cannot be used with %(field)s.") % {"path": path, "op": op, "field": spec.name}
             )

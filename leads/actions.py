@@ -90,10 +90,7 @@ def set_lead_facts(*, lead: Lead, user, facts: dict, expected_version=None) -> L
     if any(not isinstance(value, bool) for value in facts.values()):
         raise ValidationError({"facts": [_("Each fact is true or false.")]})
     current = core_actions.get_for(Lead, user, Action.EDIT, lead.pk, lock=True)
-    if expected_version is not None and int(expected_version) != current.version:
-        from core.errors import VersionConflictError
-
-        raise VersionConflictError()
+    core_actions.check_version(current, expected_version)
     before = dict(current.facts or {})
     merged = {**before, **facts}
     changes = [
@@ -293,7 +290,10 @@ def convert_lead(
         stages = Stage.objects.filter(is_active=True)
         if "stage_id" in opportunity_data or "stage" in opportunity_data:
             chosen = opportunity_data.pop("stage_id", None) or opportunity_data.pop("stage", None)
-            data["stage"] = stages.filter(pk=getattr(chosen, "pk", chosen)).first()
+            chosen = getattr(chosen, "pk", chosen)
+            # a new opportunity starts open: a won or lost stage would skip the sales process altogether
+            open_stages = stages.filter(status=OpportunityStatus.OPEN)
+            data["stage"] = open_stages.filter(pk=chosen).first() if str(chosen).isdigit() else None
             if data["stage"] is None:
                 raise ValidationError(
                     {

@@ -62,7 +62,17 @@ class LeadDetailView(ObjectDetailView):
     def extra_context(self, obj) -> dict:
         user = self.request.user
         can_edit = Lead.objects.visible_to(user, Action.EDIT).filter(pk=obj.pk).exists()
+        converted = []
+        for label, record in (
+            (_("Account"), obj.converted_account),
+            (_("Contact"), obj.converted_contact),
+            (_("Opportunity"), obj.converted_opportunity),
+        ):
+            if record is not None:  # what the lead became; a link only where the user may open it
+                visible = type(record).objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists()
+                converted.append((label, record, visible))
         return {
+            "converted": converted,
             "qualification": actions.lead_qualification(lead=obj),
             "can_tick_facts": can_edit,
             "can_convert": can_edit and _may_convert(user, obj),

@@ -101,10 +101,7 @@ def create_user(*, user, data: dict, roles=None, password: str | None = None) ->
 @transaction.atomic
 def update_user(*, target: User, user, data: dict, roles=None, expected_version=None) -> User:
     current = core_actions.get_for(User, user, Action.EDIT, target.pk, lock=True)
-    if expected_version is not None and int(expected_version) != current.version:
-        from core.errors import VersionConflictError
-
-        raise VersionConflictError()
+    core_actions.check_version(current, expected_version)
     if "department" in data:
         _check_user_scope(user, data["department"], Action.EDIT)
     before = history.snapshot(current)

@@ -135,6 +135,25 @@ def test_convert_into_an_existing_account_without_an_opportunity(rep, lead, web_
     assert 'data-testid="converted"' in page and "申能集团" in page and 'data-testid="convert"' not in page
 
 
+def test_the_lead_page_links_only_to_converted_records_the_user_may_open(org, rep, lead, api_for, web_for):
+    """An administrator converted the rep's lead into another branch's account: the rep sees what the
+    lead became but gets no link to an account he may not open."""
+    from accounts.models import Account
+
+    other = org.user("south", org.south, scope=Scope.OWN)
+    account = Account.objects.create(name="华南机密大客户", owner=other)
+    r = api_for(org.admin).post(f"/leads/{lead.pk}/convert", {"account_id": account.pk})
+    assert r.status_code == 200, r.json_body
+    contact_id = r.json_body["contact_id"]
+    page = web_for(rep).get(f"/leads/{lead.pk}/").content.decode()
+    assert 'data-testid="converted"' in page and 'data-testid="not-visible"' in page
+    assert f'href="/accounts/{account.pk}/"' not in page
+    assert web_for(rep).get(f"/accounts/{account.pk}/").status_code == 404
+    admin_page = web_for(org.admin).get(f"/leads/{lead.pk}/").content.decode()
+    assert f'href="/accounts/{account.pk}/"' in admin_page and f'href="/contacts/{contact_id}/"' in admin_page
+    assert 'data-testid="not-visible"' not in admin_page
+
+
 def test_a_lead_cannot_be_converted_twice(rep, lead, api_for, web_for):
     from accounts.models import Account
 
@@ -158,6 +177,12 @@ def test_bad_input_names_the_part_and_writes_nothing(org, rep, lead, api_for, we
     r = api.post(f"/leads/{lead.pk}/convert", {"account": {"province_code": "31", "city_code": "4403"}})
     assert r.status_code == 422 and "account.city_code" in r.json_body["errors"]
     r = api.post(f"/leads/{lead.pk}/convert", {"opportunity": {"stage_id": 999999}})
+    assert r.status_code == 422 and "opportunity.stage" in r.json_body["errors"]
+    from opportunities.models import Stage
+
+    won = Stage.objects.filter(status="won", is_active=True).first()
+    assert won is not None
+    r = api.post(f"/leads/{lead.pk}/convert", {"opportunity": {"stage_id": won.pk}})  # a new deal starts open
     assert r.status_code == 422 and "opportunity.stage" in r.json_body["errors"]
     hidden = Account.objects.create(name="别人的客户", owner=org.user("other", org.south, scope=Scope.OWN))
     r = api.post(f"/leads/{lead.pk}/convert", {"account_id": hidden.pk})

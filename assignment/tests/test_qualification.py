@@ -113,6 +113,11 @@ def test_ticking_facts_on_the_lead_page_qualifies_the_lead(org, rep, lead, web_f
     assert lead.status == "qualified" and lead.facts["need_real"] is False
     stale = web.post(f"/leads/{lead.pk}/facts/", {"fact": [], "version": 1}, follow=True).content.decode()
     assert "Someone else changed this record" in stale
+    # a version that is no number at all is the form's mistake, not a crash
+    broken = web.post(f"/leads/{lead.pk}/facts/", {"fact": [], "version": "abc"}, follow=True)
+    assert broken.status_code == 200 and "version" in broken.content.decode()
+    lead.refresh_from_db()
+    assert lead.facts["has_project"] is True
 
 
 def test_closed_leads_keep_their_status(rep, lead):

@@ -17,6 +17,11 @@ LEAD = ObjectType.LEAD
         {"field": "source", "op": "gt", "value": "web_form"},
         {"field": "source", "op": "eq", "value": "nonsense"},
         {"field": "score", "op": "gte", "value": "high"},
+        {"field": "score", "op": "gte", "value": "NaN"},  # compares with nothing: every page using it would fail
+        {"field": "score", "op": "in", "value": ["1", "sNaN"]},
+        {"field": "score", "op": "lt", "value": "Infinity"},
+        {"field": "source", "op": ["eq"], "value": "api"},
+        {"field": "source", "op": {"eq": 1}, "value": "api"},
         {"field": "region", "op": "in", "value": ["4"]},
         {"field": "source", "op": "in", "value": []},
         {"field": "source", "op": "eq"},
