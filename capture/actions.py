@@ -13,10 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core import hooks
 from core.errors import DomainError
+from dedupe.service import DuplicateError
 from leads import actions as lead_actions
 
 from .choices import SubmissionOutcome
+from .forms import PublicForm
 from .models import FormSubmission, WebForm
 
 MIN_FILL_SECONDS = 2
@@ -81,28 +84,31 @@ def submit_form(
     if honeypot or (require_timer and (elapsed is None or elapsed < MIN_FILL_SECONDS)):
         _record(form, SubmissionOutcome.SPAM, ip_hash, detail="honeypot" if honeypot else "timer")
         return SubmissionResult(SubmissionOutcome.SPAM)
-    errors = {}
-    lead_data = {}
-    for spec in form.field_specs():
-        name = spec["name"]
-        value = str(data.get(name) or "").strip()
-        if spec.get("required") and not value:
-            errors[name] = [_("This field is required.")]
-        lead_data[name] = value
-    if errors:
+    visitor_form = PublicForm(data, web_form=form)
+    if not visitor_form.is_valid():
+        errors = visitor_form.errors.as_data()
         _record(form, SubmissionOutcome.INVALID, ip_hash, detail=", ".join(errors))
         raise ValidationError(errors)
+    lead_data = {spec["name"]: visitor_form.cleaned_data.get(spec["name"], "") for spec in form.field_specs()}
     lead_data.update({"source": form.source, "campaign": form.campaign})
+    detail = ""
     try:
-        with transaction.atomic():
-            lead = lead_actions.create_lead(user=form.run_as, data=lead_data)
+        try:
+            with transaction.atomic():
+                lead = lead_actions.create_lead(user=form.run_as, data=lead_data)
+        except DuplicateError as error:
+            # The duplicate rules name existing records and their owners: a visitor must learn nothing
+            # of them, so the lead is kept anyway; staff find the match with the lead's "Find duplicates".
+            detail = error.code
+            with transaction.atomic(), hooks.check_options(skip_duplicate_check=True):
+                lead = lead_actions.create_lead(user=form.run_as, data=lead_data)
     except ValidationError as error:
         _record(form, SubmissionOutcome.INVALID, ip_hash, detail="; ".join(error.messages)[:300])
         raise
     except DomainError as error:
         _record(form, SubmissionOutcome.REJECTED, ip_hash, detail=str(error.message))
         raise
-    _record(form, SubmissionOutcome.CREATED, ip_hash, lead=lead)
+    _record(form, SubmissionOutcome.CREATED, ip_hash, lead=lead, detail=detail)
     return SubmissionResult(SubmissionOutcome.CREATED, lead.pk)
 
 

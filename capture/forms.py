@@ -65,6 +65,27 @@ class WebFormForm(TideModelForm):
             yield self[f"ask_{name}"], self[f"require_{name}"]
 
 
+class TextOnly:
+    """A field of the public form takes text only: a JSON list, object or number is refused, not turned into text."""
+
+    def to_python(self, value):
+        if value is not None and not isinstance(value, str):
+            raise forms.ValidationError(_("Enter this value as text."), code="not_text")
+        return super().to_python(value)
+
+
+class TextField(TextOnly, forms.CharField):
+    pass
+
+
+class EmailField(TextOnly, forms.EmailField):
+    pass
+
+
+class ChoiceField(TextOnly, forms.ChoiceField):
+    pass
+
+
 class PublicForm(forms.Form):
     """The visitor's form, built from the web form's field list. `website` is the honeypot."""
 
@@ -79,13 +100,13 @@ class PublicForm(forms.Form):
             name = spec["name"]
             label = field_label(name)
             if name == "notes":
-                field = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}))
+                field = TextField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 3}))
             elif name == "province_code":
-                field = forms.ChoiceField(label=_("Province"), choices=[("", "—")] + regions().provinces())
+                field = ChoiceField(label=_("Province"), choices=[("", "—")] + regions().provinces())
             elif name == "email":
-                field = forms.EmailField(label=label)
+                field = EmailField(label=label)
             else:
-                field = forms.CharField(label=label, max_length=200)
+                field = TextField(label=label, max_length=200)
             field.required = bool(spec.get("required"))
             field.widget.attrs.setdefault(
                 "class", "form-select" if isinstance(field, forms.ChoiceField) else "form-control"

@@ -25,9 +25,10 @@ def client_ip(request) -> str:
     from django.conf import settings
 
     if getattr(settings, "TIDE_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.headers.get("X-Forwarded-For", "")
+        # The proxy appends the address it saw to whatever the client sent: only the last entry is its word.
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            return forwarded
     return request.META.get("REMOTE_ADDR", "")
 
 
@@ -46,7 +47,7 @@ def public_form(request, key):
                 payload = json.loads(request.body or b"{}")
                 if not isinstance(payload, dict):
                     raise ValueError
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
                 return JsonResponse(
                     {"code": "validation_error", "message": _("The request body is not valid JSON."), "errors": {}},
                     status=400,
@@ -74,7 +75,8 @@ def public_form(request, key):
                     },
                     status=422,
                 )
-            apply_errors(form, error)
+            if form.is_valid():  # the form's own errors are on it already; add those of the lead's checks
+                apply_errors(form, error)
         except DomainError as error:
             if wants_json:
                 return JsonResponse(

@@ -1,5 +1,6 @@
 """Public web forms: anyone can leave a lead; bots and floods cannot."""
 
+import json
 import time
 
 import pytest
@@ -160,3 +161,87 @@ def test_admins_manage_forms_in_the_ui_and_api(org, web_form, web_for, api_for):
         },
     )
     assert r.status_code == 422 and "run_as_id" in r.json_body["errors"]
+
+
+@pytest.mark.parametrize("visible_to_form_user", [False, True])
+def test_duplicates_are_kept_and_nothing_about_the_existing_record_is_told(org, web_form, visible_to_form_user):
+    from dedupe.models import DuplicateRule
+    from leads.actions import create_lead
+
+    DuplicateRule.objects.create(object_type="lead", kind="phone", action="block", threshold=100)
+    secret_rep = org.user("secretrep", org.south, scope=Scope.OWN)
+    if visible_to_form_user:  # the form's user sees the whole company: the check would name the record
+        web_form.run_as.roles.set([org.role(Scope.ALL)])
+    create_lead(user=secret_rep, data={"company": "绝密客户有限公司", "phone": "13800138000", "owner": secret_rep})
+    page = post(Client(), web_form, company="访客公司", contact_name="张三", phone="13800138000")
+    json_answer = Client().post(
+        f"/f/{web_form.key}/",
+        {"company": "另一访客", "contact_name": "李四", "phone": "13800138000"},
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.2",
+    )
+    assert page.status_code == 200 and 'data-testid="thanks"' in page.content.decode()
+    assert json_answer.status_code == 201 and json_answer.json()["ok"] is True
+    for body in (page.content.decode(), json.dumps(json_answer.json(), ensure_ascii=False)):
+        assert "绝密客户有限公司" not in body and "Secretrep" not in body and "华南分公司" not in body
+    assert set(Lead.objects.filter(phone="+8613800138000").values_list("company", flat=True)) == {
+        "绝密客户有限公司",
+        "访客公司",
+        "另一访客",
+    }
+    assert list(FormSubmission.objects.values_list("outcome", "detail")) == [
+        ("created", "duplicate"),
+        ("created", "duplicate"),
+    ]
+
+
+def test_rate_limit_counts_the_address_the_proxy_saw_not_the_one_the_client_wrote(web_form, settings):
+    settings.TIDE_TRUST_X_FORWARDED_FOR = True
+    client = Client()
+    answers = [
+        client.post(
+            f"/f/{web_form.key}/",
+            {"timer": old_timer(), "company": f"公司{i}", "contact_name": "张三"},
+            HTTP_X_FORWARDED_FOR=f"1.2.3.{i}, 9.9.9.9",
+        ).status_code
+        for i in range(6)
+    ]
+    assert answers == [200, 200, 200, 429, 429, 429]
+    assert Lead.objects.count() == 3
+
+
+def test_json_values_that_are_not_text_are_refused_per_field(web_form):
+    client = Client()
+    url = f"/f/{web_form.key}/"
+    for payload in (
+        {"company": ["a", "b"], "contact_name": "王五"},
+        {"company": {"name": "甲公司"}, "contact_name": "王五"},
+        {"company": 42, "contact_name": "王五"},
+    ):
+        answer = client.post(url, payload, content_type="application/json")
+        assert answer.status_code == 422, payload
+        assert answer.json()["errors"] == {"company": ["Enter this value as text."]}
+    assert not Lead.objects.exists()
+    assert set(FormSubmission.objects.values_list("outcome", flat=True)) == {"invalid"}
+
+
+def test_null_characters_are_refused_and_nothing_is_stored(web_form):
+    answer = Client().post(
+        f"/f/{web_form.key}/", {"company": "a\x00b", "contact_name": "王五"}, content_type="application/json"
+    )
+    assert answer.status_code == 422 and list(answer.json()["errors"]) == ["company"]
+    page = post(Client(), web_form, company="甲公司", contact_name="王\x00五", ip="10.0.0.3")
+    assert page.status_code == 200 and 'data-field-error="contact_name"' in page.content.decode()
+    assert "Null characters are not allowed." in page.content.decode()
+    assert not Lead.objects.exists()
+
+
+def test_deeply_nested_json_is_answered_as_invalid_json(web_form):
+    answer = Client().post(f"/f/{web_form.key}/", "[" * 200000, content_type="application/json")
+    assert answer.status_code == 400 and answer.json()["code"] == "validation_error"
+    assert not Lead.objects.exists()
+
+
+def test_a_missing_field_is_reported_once(web_form):
+    page = post(Client(), web_form, company="", contact_name="张三")
+    assert page.content.decode().count('data-field-error="company"') == 1
