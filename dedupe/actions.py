@@ -17,7 +17,7 @@ from core import actions as core_actions
 from core import conditions as cond
 from core import history
 from core.choices import Action, HistoryAction, ObjectType, ShareAccess
-from core.errors import DomainError, PermissionDeniedError
+from core.errors import DomainError, NotFoundError, PermissionDeniedError
 from core.models import ChangeLog, RecordShare, TideModel
 from core.notify import notify
 from core.permissions import can
@@ -191,33 +191,79 @@ def _display(record, merge_field: MergeField) -> str:
     return " · ".join(p for p in parts if p)
 
 
+def _fixed_pick(object_type: str, survivor, loser, merge_field: MergeField) -> str | None:
+    """Whose value the survivor ends with whatever the user picks, or None when it is his choice."""
+    if merge_field.key == "parent":
+        if loser.parent_id == survivor.pk:
+            return MergePick.SURVIVOR  # the loser hangs under the survivor: its parent, the survivor, stays put
+        if loser.parent_id != survivor.parent_id and loser.pk in _ancestors(type(survivor), survivor):
+            return MergePick.LOSER  # the survivor hangs under the loser: it takes the loser's place in the tree
+    if merge_field.key == "status" and object_type == ObjectType.LEAD:
+        # a conversion is a fact, not a choice: a lead converted on either side stays converted
+        if survivor.converted_at is not None:
+            return MergePick.SURVIVOR
+        if loser.converted_at is not None:
+            return MergePick.LOSER
+    return None
+
+
 def _choosable(object_type: str, survivor, loser, merge_field: MergeField) -> bool:
-    """Do the values differ in a way the user can choose? (A loser hanging under the survivor cannot
-    hand its parent, the survivor itself, over.)"""
+    """Do the values differ in a way the user can choose?"""
     if _values(survivor, merge_field) == _values(loser, merge_field):
         return False
-    return not (merge_field.key == "parent" and loser.parent_id == survivor.pk)
+    return _fixed_pick(object_type, survivor, loser, merge_field) is None
 
 
 def merge_preview(*, object_type: str, survivor, loser) -> list[dict]:
-    """Every choosable field with both values; `differs` marks the ones a user has to decide."""
-    return [
-        {
-            "key": f.key,
-            "label": f.label,
-            "survivor": _display(survivor, f),
-            "loser": _display(loser, f),
-            "differs": _choosable(object_type, survivor, loser, f),
+    """Every choosable field with both values; `differs` marks the ones a user has to decide, `result`
+    is the value the survivor ends with where there is nothing to decide."""
+    rows = []
+    for f in merge_fields(object_type):
+        fixed = _fixed_pick(object_type, survivor, loser, f)
+        differs = fixed is None and _values(survivor, f) != _values(loser, f)
+        rows.append(
+            {
+                "key": f.key,
+                "label": f.label,
+                "survivor": _display(survivor, f),
+                "loser": _display(loser, f),
+                "differs": differs,
+                "result": _display(loser if fixed == MergePick.LOSER else survivor, f),
+            }
+        )
+    return rows
+
+
+def merge_refusal(*, object_type: str, survivor, loser) -> DomainError | None:
+    """Why these two records cannot be merged whatever the user picks, or None.
+
+    Contacts of different accounts: the loser's opportunities and follow-ups would get a key contact who
+    does not work for their account, and so would the survivor's own if it took the loser's account."""
+    if object_type == ObjectType.CONTACT and survivor.account_id != loser.account_id:
+        message = _(
+            "Only contacts of the same account can be merged: “%(survivor)s” works for “%(survivor_account)s”, "
+            "“%(loser)s” for “%(loser_account)s”."
+        ) % {
+            "survivor": survivor,
+            "survivor_account": survivor.account,
+            "loser": loser,
+            "loser_account": loser.account,
         }
-        for f in merge_fields(object_type)
-    ]
+        return DomainError(message, code="merge_accounts_differ", status=409, fields={"picks.account": [message]})
+    return None
 
 
 def _get_pair(model, user, survivor_id, loser_id):
     if survivor_id == loser_id:
         raise ValidationError({"loser_id": [_("Choose two different records.")]})
-    survivor = core_actions.get_for(model, user, Action.VIEW, survivor_id, lock=True)
-    loser = core_actions.get_for(model, user, Action.VIEW, loser_id, lock=True)
+    # Both rows locked in one query, in id order: two merges of one pair in opposite directions queue up
+    # instead of each holding one row and waiting for the other (a deadlock on PostgreSQL).
+    try:
+        qs = model.objects.visible_to(user, Action.VIEW).filter(pk__in=[survivor_id, loser_id])
+        rows = {row.pk: row for row in qs.order_by("pk").select_for_update(of=("self",))}
+        survivor, loser = rows[int(survivor_id)], rows[int(loser_id)]
+    except (KeyError, ValueError, TypeError):  # absent and forbidden look the same (core.actions.get_for)
+        raise NotFoundError() from None
     if not model.objects.visible_to(user, Action.EDIT).filter(pk=survivor.pk).exists():
         raise PermissionDeniedError(_("You may not edit the record that should survive."))
     if not model.objects.visible_to(user, Action.DELETE).filter(pk=loser.pk).exists():
@@ -270,12 +316,25 @@ def _move_m2m(through, own: str, other: str, loser_pk: int, survivor_pk: int) ->
     return through.objects.filter(**{own: loser_pk}).update(**{own: survivor_pk})
 
 
+def _reverse_relations(model):
+    """Every relation of another model to this one, hidden ones (related_name="+") included, e.g. the
+    web form submission that created a lead; not the through tables of this model's own many-to-many
+    fields, which move with those fields."""
+    for rel in model._meta.get_fields(include_hidden=True):
+        if not (rel.auto_created and not rel.concrete):
+            continue
+        if rel.related_model._meta.auto_created and not rel.many_to_many:
+            continue
+        yield rel
+
+
 def _move_related(model, loser, survivor, user, now, note: str) -> dict[str, int]:
     """Point everything that references the loser at the survivor: follow-ups, opportunities, contacts,
-    child accounts, converted leads, tags — whatever any app links to this model by a foreign key."""
+    child accounts, converted leads, tags, form submissions — whatever any app links to this model by a
+    foreign key. What moved is counted by kind, except hidden links a user never sees."""
     moved: dict[str, int] = {}
     entries: list[ChangeLog] = []
-    for rel in model._meta.related_objects:
+    for rel in _reverse_relations(model):
         related_model = rel.related_model
         if related_model._meta.app_label == "dedupe":
             continue
@@ -324,6 +383,8 @@ def _move_related(model, loser, survivor, user, now, note: str) -> dict[str, int
                 code="merge_conflict",
                 status=409,
             ) from None
+        if rel.hidden:
+            continue
         key = MOVED_CHILDREN if related_model is model else related_model._meta.label_lower
         moved[key] = moved.get(key, 0) + len(ids)
     for field in model._meta.many_to_many:
@@ -353,6 +414,37 @@ def _move_team(object_type: str, loser, survivor) -> int:
     return moved
 
 
+def _move_references(object_type: str, loser, survivor) -> dict[str, int]:
+    """Point the rows that name the loser by (type, id) rather than by a foreign key at the survivor."""
+    from imports.models import ImportFingerprint
+    from pools.models import ClaimLog, RecyclingReminder
+
+    moved: dict[str, int] = {}
+    # the pool story, and the cool-down of whoever returned the loser to a pool or lost it to recycling
+    count = ClaimLog.objects.filter(object_type=object_type, object_id=loser.pk).update(object_id=survivor.pk)
+    if count:
+        moved[ClaimLog._meta.label_lower] = count
+    # recycling reminders already sent (one per owner and due date): the survivor's own win
+    sent = set(
+        RecyclingReminder.objects.filter(object_type=object_type, object_id=survivor.pk).values_list(
+            "owner_id", "due_date"
+        )
+    )
+    for reminder in RecyclingReminder.objects.filter(object_type=object_type, object_id=loser.pk):
+        if (reminder.owner_id, reminder.due_date) in sent:
+            reminder.delete()
+        else:
+            reminder.object_id = survivor.pk
+            reminder.save(update_fields=["object_id"])
+    # a re-imported row of the loser is recognised as the survivor's and skipped
+    ImportFingerprint.objects.filter(object_type=object_type, record_id=loser.pk).update(record_id=survivor.pk)
+    # earlier merges into the loser are now merges into the survivor
+    count = MergeRecord.objects.filter(object_type=object_type, survivor_id=loser.pk).update(survivor_id=survivor.pk)
+    if count:
+        moved[MergeRecord._meta.label_lower] = count
+    return moved
+
+
 def _derived(object_type: str, survivor, loser) -> dict:
     """Values that follow from both records rather than from a choice."""
     data = {}
@@ -367,6 +459,12 @@ def _derived(object_type: str, survivor, loser) -> dict:
         if survivor.converted_at is None and loser.converted_at is not None:
             for name in ("converted_account", "converted_contact", "converted_opportunity", "converted_at"):
                 data[name] = getattr(loser, name)
+        if survivor.converted_at is not None or loser.converted_at is not None:
+            # converted on either side: the survivor is a converted lead (conversion and the pools read
+            # the status), whatever status was picked
+            from leads.choices import LeadStatus
+
+            data.update(status=LeadStatus.CONVERTED, invalid_reason="", invalid_note="")
     return data
 
 
@@ -397,6 +495,9 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
     )
     if errors:
         raise ValidationError(errors)
+    refusal = merge_refusal(object_type=object_type, survivor=survivor, loser=loser)
+    if refusal is not None:
+        raise refusal
     now = timezone.now()
     survivor_repr, loser_repr = str(survivor), str(loser)
     note_survivor = _("Merged “%(loser)s” (#%(id)s) into this record.") % {"loser": loser_repr, "id": loser.pk}
@@ -405,8 +506,9 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
     data: dict = {}
     field_log = []
     for f in fields:
-        differs = _choosable(object_type, survivor, loser, f)
-        pick = picks.get(f.key, MergePick.SURVIVOR) if differs else MergePick.SURVIVOR
+        fixed = _fixed_pick(object_type, survivor, loser, f)
+        differs = fixed is None and _values(survivor, f) != _values(loser, f)
+        pick = fixed or (picks.get(f.key, MergePick.SURVIVOR) if differs else MergePick.SURVIVOR)
         field_log.append(
             {
                 "field": f.key,
@@ -421,7 +523,8 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
             for column in f.columns:
                 data[column] = getattr(loser, column)
     if object_type == ObjectType.ACCOUNT and loser.pk in _ancestors(model, survivor):
-        # the survivor takes the loser's place in the tree
+        # the survivor takes the loser's place in the tree (a fixed pick, so the merge's history entry on
+        # the survivor names the change), before the loser's children, the survivor's branch, move to it
         model.all_objects.filter(pk=survivor.pk).update(parent_id=loser.parent_id)
         data.pop("parent", None)
     data.update(_derived(object_type, survivor, loser))
@@ -436,6 +539,7 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
     team = _move_team(object_type, loser, survivor)
     if team:
         moved[MOVED_TEAM] = team
+    moved.update(_move_references(object_type, loser, survivor))
     history.keep_derived(loser)
     history_moved = ChangeLog.objects.filter(object_type=object_type, object_id=loser.pk).update(object_id=survivor.pk)
     if history_moved:

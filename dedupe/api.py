@@ -271,12 +271,14 @@ def merge_preview(request, object: ObjectName, survivor_id: int, loser_id: int):
 
 @router.post(
     "/merge",
-    response={200: MergeOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: MergeOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     operation_id="duplicates_merge",
     summary="Merge two accounts, contacts or leads",
     description=(
         "The survivor keeps every follow-up, opportunity, contact, child account, team member and history "
-        "entry of both; the loser is deleted (recycle bin) and recorded as merged into the survivor."
+        "entry of both; the loser is deleted (recycle bin) and recorded as merged into the survivor. "
+        "409 `merge_accounts_differ`: contacts of different accounts cannot be merged; 409 `merge_conflict`: "
+        "both records have a one-per-record link that cannot be combined."
     ),
 )
 def merge(request, payload: MergeIn):

@@ -154,6 +154,7 @@ class MergeView(LoginRequiredMixin, View):
 
     def render_page(self, request, object_type, survivor, loser, form):
         preview = actions.merge_preview(object_type=object_type, survivor=survivor, loser=loser)
+        refusal = actions.merge_refusal(object_type=object_type, survivor=survivor, loser=loser)
         return page(
             request,
             "dedupe/merge.html",
@@ -164,6 +165,7 @@ class MergeView(LoginRequiredMixin, View):
                 "loser": loser,
                 "preview": preview,
                 "form": form,
+                "refusal": refusal.message if refusal is not None else "",
             },
         )
 

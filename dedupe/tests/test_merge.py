@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from core.choices import HistoryAction, ObjectType, Scope, ShareAccess
 from core.errors import NotFoundError, PermissionDeniedError
-from dedupe.actions import merge_records
+from dedupe.actions import merge_preview, merge_records
 
 pytestmark = pytest.mark.django_db
 
@@ -172,39 +172,229 @@ def test_a_lead_merge_moves_follow_ups_and_keeps_the_latest_activity_and_facts(o
     assert survivor.followups.count() == 2
 
 
-def test_a_contact_merge_moves_its_deals_and_follow_ups_and_may_take_the_other_account(org, rep, make, stage):
+def test_a_contact_merge_moves_its_deals_and_follow_ups(org, rep, make, stage):
     from contacts.models import Contact
+    from opportunities.actions import update_opportunity
+
+    account = make.account(rep, name="甲方")
+    survivor = make.contact(rep, account=account, name="王五")
+    loser = make.contact(rep, account=account, name="王五", email="wang@example.com")
+    deal = opportunity(rep, account, stage, contact=loser)
+    note = followup(rep, contact=loser)
+    merge_records(object_type=C, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks={"email": "loser"})
+    survivor = Contact.objects.get(pk=survivor.pk)
+    assert survivor.account_id == account.pk and survivor.email == "wang@example.com"
+    deal.refresh_from_db()
+    note.refresh_from_db()
+    assert deal.contact_id == note.contact_id == survivor.pk
+    assert update_opportunity(opportunity=deal, user=rep, data={"name": "数据中心二期"}).name == "数据中心二期"
+
+
+@pytest.mark.parametrize(
+    "picks",
+    [{}, {"account": "loser"}],
+    ids=["loser-deals-would-follow-the-survivor", "survivor-would-take-the-losers-account"],
+)
+def test_contacts_of_different_accounts_are_not_merged(org, rep, make, stage, picks):
+    """The loser's deals would get a key contact working elsewhere, or, taking the loser's account, the
+    survivor's own deals would: the merge is refused and nothing changes."""
+    from contacts.models import Contact
+    from core.errors import DomainError
+    from dedupe.models import MergeRecord
 
     first, second = make.account(rep, name="甲方"), make.account(rep, name="乙方")
     survivor = make.contact(rep, account=first, name="王五")
     loser = make.contact(rep, account=second, name="王五", email="wang@example.com")
+    own_deal = opportunity(rep, first, stage, contact=survivor)
     deal = opportunity(rep, second, stage, contact=loser)
     note = followup(rep, contact=loser)
-    merge_records(
-        object_type=C,
-        user=rep,
-        survivor_id=survivor.pk,
-        loser_id=loser.pk,
-        picks={"account": "loser", "email": "loser"},
+    with pytest.raises(DomainError) as caught:
+        merge_records(object_type=C, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks=picks)
+    assert caught.value.code == "merge_accounts_differ" and caught.value.status == 409
+    assert "picks.account" in caught.value.fields and "乙方" in str(caught.value.message)
+    assert Contact.objects.get(pk=survivor.pk).account_id == first.pk
+    assert Contact.objects.filter(pk=loser.pk).exists() and not MergeRecord.objects.exists()
+    for record in (own_deal, deal, note):
+        record.refresh_from_db()
+    assert (own_deal.contact_id, deal.contact_id, note.contact_id) == (survivor.pk, loser.pk, loser.pk)
+
+
+def test_the_merge_page_and_the_api_refuse_contacts_of_different_accounts(org, rep, make, api_for, web_for):
+    survivor = make.contact(rep, account=make.account(rep, name="甲方"), name="王五")
+    loser = make.contact(rep, account=make.account(rep, name="乙方"), name="王五")
+    body = {"object": "contact", "survivor_id": survivor.pk, "loser_id": loser.pk, "picks": {"account": "loser"}}
+    r = api_for(rep).post("/duplicates/merge", body)
+    assert r.status_code == 409 and r.json_body["code"] == "merge_accounts_differ"
+    assert "picks.account" in r.json_body["errors"]
+    page = web_for(rep).get("/duplicates/merge/", {"object": "contact", "survivor": survivor.pk, "loser": loser.pk})
+    html = page.content.decode()
+    assert page.status_code == 200 and "Only contacts of the same account can be merged" in html
+    assert 'type="submit" class="btn btn-primary px-4" disabled' in html
+
+
+def test_a_converted_lead_merged_into_an_open_one_leaves_a_converted_lead(org, rep, make):
+    """The survivor takes the loser's conversion and says so: it is no longer invalid, and like any
+    converted lead it does not go back to a public pool."""
+    from core.errors import DomainError
+    from leads.actions import convert_lead
+    from leads.choices import LeadStatus
+    from leads.models import Lead
+    from pools.actions import release_lead
+    from pools.models import Pool
+
+    survivor = make.lead(
+        rep, company="华为技术有限公司", status="invalid", invalid_reason="no_need", invalid_note="暂无"
     )
-    survivor = Contact.objects.get(pk=survivor.pk)
-    assert survivor.account_id == second.pk and survivor.email == "wang@example.com"
-    deal.refresh_from_db()
-    note.refresh_from_db()
-    assert deal.contact_id == note.contact_id == survivor.pk
+    loser = convert_lead(lead=make.lead(rep, company="华为技术", contact_name="李娜"), user=rep)
+    merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks={"status": "survivor"})
+    survivor = Lead.objects.get(pk=survivor.pk)
+    assert survivor.status == LeadStatus.CONVERTED and survivor.get_status_display() == "Converted"
+    assert (survivor.invalid_reason, survivor.invalid_note) == ("", "")
+    assert survivor.converted_account_id == loser.converted_account_id is not None
+    pool = Pool.objects.create(name="华东线索公海", object_type="lead")
+    pool.member_departments.add(org.east)
+    with pytest.raises(DomainError) as caught:
+        release_lead(lead_id=survivor.pk, user=rep, reason="no_need", pool=pool)
+    assert caught.value.code == "converted"
+
+
+def test_a_converted_survivor_stays_converted_whatever_status_is_picked(org, rep, make):
+    from leads.actions import convert_lead
+    from leads.choices import LeadStatus
+    from leads.models import Lead
+
+    survivor = convert_lead(lead=make.lead(rep, company="华为技术有限公司", contact_name="张伟"), user=rep)
+    loser = make.lead(rep, company="华为技术", status="contacted")
+    rows = {r["key"]: r for r in merge_preview(object_type=L, survivor=survivor, loser=loser)}
+    assert rows["status"]["differs"] is False and rows["status"]["result"] == "Converted"
+    merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk, picks={"status": "loser"})
+    merged = Lead.objects.get(pk=survivor.pk)
+    assert merged.status == LeadStatus.CONVERTED
+    assert merged.converted_account_id == survivor.converted_account_id
+
+
+def test_a_lead_left_converted_but_open_by_an_earlier_merge_comes_out_converted(org, rep, make):
+    from django.utils import timezone
+
+    from leads.choices import LeadStatus
+    from leads.models import Lead
+
+    survivor, loser = make.lead(rep, company="华为技术有限公司"), make.lead(rep, company="华为技术")
+    Lead.objects.filter(pk=survivor.pk).update(converted_at=timezone.now())  # status still "new"
+    survivor.refresh_from_db()
+    merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk)
+    assert Lead.objects.get(pk=survivor.pk).status == LeadStatus.CONVERTED
+
+
+# --- what names the loser by id ---------------------------------------------------------------------------------
+
+
+def test_a_previous_owners_cool_down_follows_the_merged_lead(org, rep, make):
+    """A rep who returned a lead to the pool cannot take it back early by way of the lead it was merged
+    into, and the survivor's pool story keeps the return."""
+    from core.errors import DomainError
+    from pools.actions import claim_lead, release_lead
+    from pools.models import ClaimLog, Pool
+
+    pool = Pool.objects.create(name="华东线索公海", object_type="lead", cooldown_days=30)
+    pool.member_departments.add(org.east)
+    loser = make.lead(rep, company="华为技术")
+    release_lead(lead_id=loser.pk, user=rep, reason="no_need", pool=pool)
+    survivor = make.lead(company="华为技术有限公司", pool=pool)
+    record = merge_records(object_type=L, user=org.admin, survivor_id=survivor.pk, loser_id=loser.pk)
+    with pytest.raises(DomainError) as caught:
+        claim_lead(lead_id=survivor.pk, user=rep)
+    assert caught.value.code == "cooldown"
+    assert ClaimLog.objects.filter(object_type=L, object_id=survivor.pk, user=rep, action="release").exists()
+    assert record.moved["pools.claimlog"] == 1
+
+
+def test_the_losers_web_form_submission_points_at_the_survivor(org, rep, make):
+    from capture.models import FormSubmission, WebForm
+
+    survivor, loser = make.lead(rep, company="华为技术有限公司"), make.lead(rep, company="华为技术")
+    form = WebForm.objects.create(name="官网试用", title="申请试用", run_as=rep)
+    submission = FormSubmission.objects.create(form=form, outcome="created", lead=loser)
+    record = merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk)
+    submission.refresh_from_db()
+    assert submission.lead_id == survivor.pk
+    assert "capture.formsubmission" not in record.moved  # not something the merge page talks about
+
+
+def test_re_importing_the_losers_row_is_skipped_as_the_survivor(org, rep, make):
+    import csv
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from imports import actions as imports
+    from imports import pipeline
+    from imports.choices import JobStatus
+    from imports.models import ImportJob, job_rows
+    from leads.models import Lead
+
+    def run_import():
+        out = io.StringIO()
+        csv.writer(out).writerows([["客户名称", "联系人", "手机"], ["华为技术", "李娜", "13800138000"]])
+        upload = SimpleUploadedFile("leads.csv", out.getvalue().encode("utf-8-sig"), content_type="text/csv")
+        job = imports.upload(user=rep, uploaded_file=upload)
+        ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+        return pipeline.run_job(job.pk)
+
+    assert run_import().created_count == 1
+    loser = Lead.objects.get(company="华为技术")
+    survivor = make.lead(rep, company="华为技术有限公司")
+    merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk)
+    again = run_import()
+    assert (again.created_count, again.skipped_count) == (0, 1)
+    assert [(r.outcome, r.record_id) for r in job_rows(again)] == [("skipped", survivor.pk)]
+
+
+def test_earlier_merges_into_the_loser_are_listed_under_the_survivor(org, rep, make):
+    from dedupe.actions import visible_merges
+
+    first, middle, last = (make.lead(rep, company=name) for name in ("华为甲", "华为乙", "华为丙"))
+    earlier = merge_records(object_type=L, user=rep, survivor_id=middle.pk, loser_id=first.pk)
+    merge_records(object_type=L, user=rep, survivor_id=last.pk, loser_id=middle.pk)
+    earlier.refresh_from_db()
+    assert earlier.survivor_id == last.pk
+    assert visible_merges(rep).filter(survivor_id=last.pk).count() == 2
+
+
+def test_a_recycling_reminder_already_sent_follows_the_survivor_once(org, rep, make):
+    import datetime as dt
+
+    from pools.models import Pool, RecyclingReminder
+
+    pool = Pool.objects.create(name="华东线索公海", object_type="lead")
+    survivor, loser = make.lead(rep, company="华为技术有限公司"), make.lead(rep, company="华为技术")
+    day, later = dt.date(2030, 1, 2), dt.date(2030, 1, 9)
+    for lead, due in ((survivor, day), (loser, day), (loser, later)):
+        RecyclingReminder.objects.create(object_type=L, object_id=lead.pk, owner=rep, due_date=due, pool=pool)
+    merge_records(object_type=L, user=rep, survivor_id=survivor.pk, loser_id=loser.pk)
+    kept = RecyclingReminder.objects.filter(object_type=L, object_id=survivor.pk)
+    assert sorted(kept.values_list("due_date", flat=True)) == [day, later]
+    assert not RecyclingReminder.objects.filter(object_type=L, object_id=loser.pk).exists()
 
 
 def test_merging_a_parent_into_its_child_makes_no_cycle(org, rep, make):
     from accounts.models import Account
+    from core import history
 
     top = make.account(rep, name="集团")
     parent = make.account(rep, name="华为投资控股有限公司", parent=top)
     middle = make.account(rep, name="中间层", parent=parent)
     child = make.account(rep, name="华为投资控股", parent=middle)
-    merge_records(object_type=A, user=rep, survivor_id=child.pk, loser_id=parent.pk)
+    rows = {r["key"]: r for r in merge_preview(object_type=A, survivor=child, loser=parent)}
+    assert rows["parent"]["differs"] is False and rows["parent"]["result"] == "集团"
+    merge_records(object_type=A, user=rep, survivor_id=child.pk, loser_id=parent.pk, picks={"parent": "survivor"})
     child = Account.objects.get(pk=child.pk)
     middle.refresh_from_db()
     assert child.parent_id == top.pk and middle.parent_id == child.pk
+    # the survivor's history says it moved up the tree
+    entry = history.for_record(child).first()
+    assert entry.note.startswith("Merged “华为投资控股有限公司”")
+    assert {"field": "parent", "label": "parent account", "old": "中间层", "new": "集团"} in entry.changes
 
 
 def test_the_loser_owner_is_notified(org, rep, make):
@@ -322,7 +512,6 @@ def test_merge_page_refuses_a_user_who_may_not_delete_the_loser(org, make, web_f
 
 def test_merging_a_child_into_its_parent_offers_no_parent_choice(org, rep, make):
     from accounts.models import Account
-    from dedupe.actions import merge_preview
 
     parent = make.account(rep, name="华为投资控股有限公司")
     child = make.account(rep, name="华为投资控股", parent=parent)

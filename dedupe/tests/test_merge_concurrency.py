@@ -1,0 +1,63 @@
+"""Two people merging the same pair at the same moment, in opposite directions, on PostgreSQL with one
+connection each: one merge goes through, the other finds its record gone. (SQLite runs one writer at a
+time, so there is no race.)"""
+
+import contextlib
+import threading
+
+import pytest
+from django.db import connection
+
+from core import actions as core_actions
+from core.choices import Action
+from core.errors import DomainError
+from dedupe.actions import merge_records
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)"),
+    pytest.mark.django_db(transaction=True),  # threads need committed rows
+]
+
+
+def test_merging_a_pair_both_ways_at_once_merges_it_once(org, monkeypatch):
+    from dedupe.models import MergeRecord
+    from leads.models import Lead
+
+    a = Lead.objects.create(company="华为技术有限公司", owner=org.admin)
+    b = Lead.objects.create(company="华为技术", owner=org.admin)
+    # Hold each merge after it has locked its first record until the other has too: the moment two
+    # merges that lock one record after the other wait for each other for good.
+    both_locked_one = threading.Barrier(2, timeout=5)
+    real_get_for = core_actions.get_for
+
+    def get_for(model, user, action, pk, **kwargs):
+        record = real_get_for(model, user, action, pk, **kwargs)
+        if kwargs.get("lock") and action == Action.VIEW and pk in (a.pk, b.pk):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_locked_one.wait()
+        return record
+
+    monkeypatch.setattr(core_actions, "get_for", get_for)
+    results = [None, None]
+
+    def worker(i, survivor, loser):
+        try:
+            merge_records(object_type="lead", user=org.admin, survivor_id=survivor.pk, loser_id=loser.pk)
+            results[i] = "ok"
+        except DomainError as error:
+            results[i] = error.code
+        except Exception as error:  # noqa: BLE001 - surfaced by the assertion
+            results[i] = repr(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=worker, args=(0, a, b)),
+        threading.Thread(target=worker, args=(1, b, a)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == ["not_found", "ok"], results
+    assert Lead.objects.count() == 1 and MergeRecord.objects.count() == 1
