@@ -13,13 +13,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from core import hooks
+from core import history, hooks
+from core.choices import HistoryAction
 from core.errors import DomainError
+from core.models import ChangeLog
 from dedupe.service import DuplicateError
 from leads import actions as lead_actions
 
-from .choices import SubmissionOutcome
-from .forms import PublicForm
+from .choices import WEB_FORM_HISTORY_TYPE, SubmissionOutcome
+from .forms import PublicForm, field_label
 from .models import FormSubmission, WebForm
 
 MIN_FILL_SECONDS = 2
@@ -112,15 +114,69 @@ def submit_form(
     return SubmissionResult(SubmissionOutcome.CREATED, lead.pk)
 
 
+# --- the forms themselves: admin settings with a history ----------------------------------------------
+
+
+def _fields_text(form: WebForm) -> str:
+    """The asked fields as an admin reads them (“Company name (required), Phone”), not as stored JSON."""
+    return ", ".join(
+        _("%(field)s (required)") % {"field": field_label(spec["name"])}
+        if spec.get("required")
+        else str(field_label(spec["name"]))
+        for spec in form.field_specs()
+    )
+
+
+def _form_snapshot(form: WebForm) -> dict[str, str]:
+    shown = history.snapshot(form)  # `history_fields` leave out the token: it never reaches the history
+    shown["fields"] = _fields_text(form)
+    return shown
+
+
+def _form_changes(form: WebForm, before: dict[str, str]) -> list[dict]:
+    return history.changes_between(before, _form_snapshot(form), history.field_labels(form))
+
+
+def _log(form: WebForm, action: str, user, changes=(), note: str = "") -> None:
+    history.write(
+        instance=form, action=action, actor=user, changes=changes, note=note, object_type=WEB_FORM_HISTORY_TYPE
+    )
+
+
+def form_history(form: WebForm):
+    """The web form's settings history, newest first."""
+    return (
+        ChangeLog.objects.filter(object_type=WEB_FORM_HISTORY_TYPE, object_id=form.pk)
+        .select_related("actor")
+        .order_by("-at", "-id")
+    )
+
+
 @transaction.atomic
 def save_form(*, user, data: dict, form: WebForm | None = None) -> WebForm:
-    """Create or change a web form (admins only)."""
+    """Create or change a web form (admins only), with its history: every field set on creation, old and
+    new values of the changed ones after (nothing when nothing changed). Only the admin-editable fields
+    (`WebForm.history_fields`) are taken from `data`; the token is not one of them."""
     from org.permissions import require_admin
 
     require_admin(user)
-    form = form or WebForm(created_by=user)
+    creating = form is None or form.pk is None
+    if creating:
+        form = form or WebForm()
+        form.created_by = form.created_by or user
+        before: dict[str, str] = {}
+    else:
+        # From the database, locked: a page's ModelForm has already written the new values onto `form`.
+        form = WebForm.objects.select_for_update().get(pk=form.pk)
+        before = _form_snapshot(form)
     for key, value in data.items():
-        setattr(form, key, value)
+        if key in WebForm.history_fields:
+            setattr(form, key, value)
     form.full_clean()
     form.save()
+    changes = _form_changes(form, before)
+    if creating:
+        _log(form, HistoryAction.CREATE, user, changes)
+    elif changes:
+        _log(form, HistoryAction.UPDATE, user, changes)
     return form

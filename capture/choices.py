@@ -11,3 +11,8 @@ class SubmissionOutcome(models.TextChoices):
     SPAM = "spam", _("Caught as spam")
     RATE_LIMITED = "rate_limited", _("Too many submissions")
     REJECTED = "rejected", _("Refused by a rule")
+
+
+# History entries of a web form's settings (ChangeLog.object_type): web forms are settings, not one of the
+# record types in core.choices.ObjectType, so they are named here.
+WEB_FORM_HISTORY_TYPE = "web_form"

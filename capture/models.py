@@ -21,6 +21,20 @@ def new_form_key() -> str:
 
 
 class WebForm(models.Model):
+    # What an admin edits, and what the form's history records; never the token (`key`), which is a secret.
+    history_fields = (
+        "name",
+        "title",
+        "intro",
+        "fields",
+        "source",
+        "campaign",
+        "run_as",
+        "success_message",
+        "rate_limit_per_hour",
+        "is_active",
+    )
+
     name = models.CharField(_("name"), max_length=100)
     key = models.CharField(_("form token"), max_length=40, unique=True, default=new_form_key, editable=False)
     title = models.CharField(_("page title"), max_length=100, help_text=_("Shown to the visitor, e.g. 申请试用"))

@@ -128,7 +128,8 @@ def form_edit(request, pk=None):
         else:
             messages.success(request, _("Web form saved."))
             return redirect(saved.get_absolute_url())
-    return render(request, "capture/edit.html", {"form": form, "object": instance})
+    entries = actions.form_history(instance)[:30] if instance else None
+    return render(request, "capture/edit.html", {"form": form, "object": instance, "history": entries})
 
 
 @login_required
@@ -147,5 +148,6 @@ def form_detail(request, pk):
             "outcomes": outcomes,
             "recent": recent,
             "outcome_labels": dict(SubmissionOutcome.choices),
+            "history": actions.form_history(web_form)[:30],
         },
     )
