@@ -641,7 +641,8 @@ def test_concurrent_imports_on_postgresql_do_not_both_create_a_phone(rep):
     holding, release = threading.Event(), threading.Event()
 
     def other_import():
-        from django.db import connection as own, transaction
+        from django.db import connection as own
+        from django.db import transaction
 
         try:
             with transaction.atomic():
