@@ -9,11 +9,13 @@ are recorded as runs, which also serve as the new leads' creation history (impor
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import itertools
 import multiprocessing
 import re
+import threading
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import islice
@@ -1035,6 +1037,63 @@ class Chunks:
                 self.permits.release()
 
 
+class BackgroundCheckpoints:
+    """SQLite: a big import's WAL checkpoints run in a thread of their own, so the writer goes on with
+    its next transaction while the last one's pages are copied into the database file and flushed to
+    disk. (Left to SQLite, the committing connection does that copy and its fsyncs itself, with the
+    write lock released but the import waiting.) Started after the first commit: by then the helper
+    process has been forked, and a fork never copies a running thread."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and connection.vendor == "sqlite"
+        self.thread: threading.Thread | None = None
+        self.wake = threading.Event()
+        self.stopping = False
+        self.error: BaseException | None = None
+
+    def committed(self) -> None:
+        if not self.enabled:
+            return
+        if self.thread is None:
+            path = connection.settings_dict["NAME"]
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
+            self.thread = threading.Thread(target=self._run, args=(str(path),), daemon=True)
+            self.thread.start()
+        self.wake.set()
+
+    def _run(self, path: str) -> None:
+        import sqlite3
+
+        try:
+            db = sqlite3.connect(path, timeout=20, isolation_level=None)
+        except sqlite3.Error as error:
+            self.error = error
+            return
+        try:
+            while True:
+                self.wake.wait()
+                self.wake.clear()
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if self.stopping:
+                    return
+        except sqlite3.Error as error:  # the writer's own checkpoints take over (see close)
+            self.error = error
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        if self.thread is None:
+            return
+        self.stopping = True
+        self.wake.set()
+        self.thread.join()
+        self.thread = None
+        if connection.connection is not None:  # the writer checkpoints its own commits again
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_autocheckpoint=1000")
+
+
 # --- the job -------------------------------------------------------------------------------------------
 
 
@@ -1056,7 +1115,8 @@ def run_job(job_id: int) -> ImportJob:
         # several chunks to a transaction only when a helper process normalises them ahead of the writes:
         # this process would otherwise read and normalise them while holding the write lock
         together = rows_per_batch(job.total_rows) // BATCH_SIZE if use_helper_process(job) else 1
-        with cyclic_gc_paused():
+        checkpoints = BackgroundCheckpoints(enabled=together > 1)
+        with cyclic_gc_paused(), contextlib.closing(checkpoints):
             chunks = Chunks(job, start, together)
             taken = iter(chunks)
             while True:
@@ -1067,6 +1127,7 @@ def run_job(job_id: int) -> ImportJob:
                 if not written:
                     break
                 chunks.committed()
+                checkpoints.committed()
                 start += written
                 if ImportJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).count() == 0:
                     job.refresh_from_db()

@@ -515,6 +515,31 @@ def test_a_row_repeating_an_earlier_row_of_the_same_transaction_is_that_row_agai
     assert Lead.objects.get(company="分块公司5").contact_name == ""  # nothing merged into it
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write-ahead log")
+@pytest.mark.django_db(transaction=True)
+def test_a_big_imports_checkpoints_run_beside_it_and_the_connection_gets_its_own_back(rep, settings, monkeypatch):
+    """Transactions of several chunks are checkpointed by a thread of their own while the writer goes on;
+    every row is in, and the worker's connection checkpoints
+    its own commits again afterwards (or its log would grow without end)."""
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
+    settings.TIDE_IMPORT_PARALLEL_ROWS = 1
+    checkpoints = []
+    real = pipeline.BackgroundCheckpoints.committed
+
+    def counted(self):
+        real(self)
+        checkpoints.append(self.thread is not None)
+
+    monkeypatch.setattr(pipeline.BackgroundCheckpoints, "committed", counted)
+    rows = [[f"检查点公司{i}", "", f"1390000{i:04d}", "", "", "", "", ""] for i in range(1, 201)]
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert job.created_count == 200 and Lead.objects.filter(company__startswith="检查点公司").count() == 200
+    assert len(checkpoints) == 10 and all(checkpoints)  # ten transactions of two chunks, each handed over
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000
+
+
 def test_rows_of_an_import_meet_the_rules_as_lead_instances_would(org):
     """The planner reads an import row's fields straight from its values tuple; the rules must see the
     same source, score and region there as on a lead."""
