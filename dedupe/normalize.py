@@ -31,6 +31,7 @@ MAX_CORE = 200
 _CJK_CHAR = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK = re.compile(f"[{_CJK_CHAR}]")
 _TOKENS = re.compile(f"[{_CJK_CHAR}]+|[0-9a-z]+")
+_BRACKET_OPENERS = frozenset("([【〔《<{")
 _BRACKETS = re.compile(r"[(\[【〔《<{]([^()\[\]【】〔〕《》<>{}]*)[)\]】〕》>}]")
 _PERSON_DROP = re.compile(r"[\s·•.\-_'’]+")
 
@@ -313,13 +314,12 @@ def _latin_words(tokens: list[str]) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=50_000)
-def normalize_name(text: str) -> Name:
-    """The normalised form of a company name (cached: the same names come back in every check)."""
+def _parse_name(text: str) -> tuple[str, list[str], list[str], list[str]]:
+    """(core, region prefixes stripped, regions found in brackets, region codes) of a company name."""
     text = simplify(text)
-    if not text.strip():
-        return Name("")
     codes: list[str] = []
+    if not text.strip():
+        return "", [], [], codes
     bracket_regions: list[str] = []
     table = region_table()
 
@@ -335,7 +335,7 @@ def normalize_name(text: str) -> Name:
             return " "
         return f" {match.group(1)} "
 
-    previous = None
+    previous = None if not _BRACKET_OPENERS.isdisjoint(text) else text  # most names have no brackets
     while previous != text:  # nested or repeated brackets
         previous = text
         text = _BRACKETS.sub(bracket, text)
@@ -377,7 +377,20 @@ def normalize_name(text: str) -> Name:
     found: list[str] = []
     if tokens and is_cjk(tokens[0]):
         tokens[0] = _strip_region_prefix(tokens[0], found, codes)
-    core = _join(tokens)[:MAX_CORE]
+    core = (tokens[0] if len(tokens) == 1 else _join(tokens))[:MAX_CORE]
+    return core, found, bracket_regions, codes
+
+
+def name_core(text: str) -> str:
+    """The core alone (what is stored as match_name), for a bulk import's names, most of them new: no
+    cache, no Name built."""
+    return _parse_name(text)[0]
+
+
+@lru_cache(maxsize=50_000)
+def normalize_name(text: str) -> Name:
+    """The normalised form of a company name (cached: the same names come back in every check)."""
+    core, found, bracket_regions, codes = _parse_name(text)
     region = ""
     if found:
         region = NATIONAL if found[0] in ("中国", "中华人民共和国") else short_region_name(found[0])

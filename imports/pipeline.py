@@ -216,9 +216,9 @@ class RowNormaliser:
     def match_name(self, company: str) -> str:
         core = self.names.get(company)
         if core is None:
-            from dedupe.normalize import normalize_name
+            from dedupe.normalize import name_core
 
-            core = normalize_name.__wrapped__(company).core[:200]  # uncached: most imported names are new
+            core = name_core(company)[:200]
             if len(self.names) > 100_000:
                 self.names.clear()
             self.names[company] = core
@@ -424,10 +424,6 @@ class RowScreen:
             self.owners = _Owners(User.objects.get(pk=self.importer_id))
         return self.owners(raw)
 
-    def first(self, key) -> int | None:
-        found = self.seen.get(key)
-        return self.older.get(key) if found is None else found
-
     def __call__(self, rows: list[tuple]) -> dict[int, tuple]:
         """row number → (outcome, record id, reasons, owner id): (RowOutcome.REJECTED, None, reasons, None)
         for an owner column naming no one the importer may assign to; (RowOutcome.SKIPPED, None, reasons,
@@ -443,7 +439,8 @@ class RowScreen:
         check = self.check
         existing = existing_leads(valid) if check else {}
         verdicts: dict[int, tuple] = {}
-        seen, first_of = self.seen, self.first
+        seen = self.seen
+        seen_get, older_get = seen.get, self.older.get  # row numbers start at 1: `or` tells "not seen"
         phone = email = ""
         for number, values, fp, owner in valid:
             owner_id = None
@@ -458,13 +455,13 @@ class RowScreen:
                 if owner_id:
                     verdicts[number] = (None, None, {}, owner_id)
                 continue
-            first = first_of(fp)
+            first = seen_get(fp) or older_get(fp)
             if check:  # a row repeating an earlier row's phone or email is that row again
                 phone, email = values[_PHONE], values[_EMAIL_AT]
                 if first is None and phone:
-                    first = first_of(phone)
+                    first = seen_get(phone) or older_get(phone)
                 if first is None and email:
-                    first = first_of(email)
+                    first = seen_get(email) or older_get(email)
             if first is not None:
                 reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
                 verdicts[number] = (RowOutcome.SKIPPED, None, reasons, owner_id)
