@@ -437,7 +437,8 @@ def _move_references(object_type: str, loser, survivor) -> dict[str, int]:
             reminder.object_id = survivor.pk
             reminder.save(update_fields=["object_id"])
     # a re-imported row of the loser is recognised as the survivor's and skipped
-    ImportFingerprint.objects.filter(object_type=object_type, record_id=loser.pk).update(record_id=survivor.pk)
+    if object_type == ObjectType.LEAD:  # only leads are imported (no index on record_id: one pass, leads only)
+        ImportFingerprint.objects.filter(object_type=object_type, record_id=loser.pk).update(record_id=survivor.pk)
     # earlier merges into the loser are now merges into the survivor
     count = MergeRecord.objects.filter(object_type=object_type, survivor_id=loser.pk).update(survivor_id=survivor.pk)
     if count:

@@ -101,26 +101,67 @@ def _converter():
     return opencc.OpenCC("t2s")
 
 
-# Where characters that traditional → simplified conversion changes may lie: CJK radicals, symbols and
-# punctuation up to the unified ideographs, compatibility ideographs and forms, full-width forms, and the
-# supplementary ideographs.
-_CONVERTIBLE_RANGES = ((0x2E80, 0xA000), (0xF900, 0xFB00), (0xFE30, 0xFE50), (0xFF00, 0xFFF0), (0x20000, 0x2FA20))
-
-
 @lru_cache(maxsize=1)
-def _traditional() -> frozenset[str]:
-    """Every character the converter changes on its own (~0.1 s, once per process). A text with none of
-    them is already simplified: the converter is skipped, the dearest step for a name that needs none."""
+def _convertible() -> frozenset[str] | None:
+    """Characters that tell a text may need converting: those the converter changes on their own, and for
+    each key of its dictionaries (t2s: phrases, characters, compatibility ideographs) with none of those,
+    one of the characters it replaces (chosen greedily, fewest in all). A text with none of them matches no key
+    that would change it, so the converter would return it unchanged and is skipped: the dearest step
+    for a name that needs none. The keys are read once per process with the `opencc_dict` tool the
+    package ships (~0.1 s); None (always convert) without it."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import opencc
+
+    base = Path(opencc.__file__).parent / "clib"
+    tool, share = base / "bin" / "opencc_dict", base / "share" / "opencc"
+    try:
+        config = json.loads((share / "t2s.json").read_text())
+        files = [step["dict"] for step in config.get("normalization", []) + config["conversion_chain"]]
+        files = [d for group in files for d in group.get("dicts", [group])]
+        keys: set[str] = set()
+        with tempfile.TemporaryDirectory() as scratch:
+            for entry in files:
+                out = Path(scratch) / "dict.txt"
+                subprocess.run(  # noqa: S603 - the package's own tool and dictionaries, no outside input
+                    [str(tool), "-i", str(share / entry["file"]), "-o", str(out), "-f", entry["type"], "-t", "text"],
+                    check=True,
+                    capture_output=True,
+                    timeout=30,
+                )
+                keys.update(line.split("\t", 1)[0] for line in out.read_text(encoding="utf-8").splitlines())
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError):
+        return None
+    if not keys:
+        return None
     convert = _converter().convert
-    return frozenset(
-        char for start, end in _CONVERTIBLE_RANGES for char in map(chr, range(start, end)) if convert(char) != char
-    )
+    trigger = {char for key in keys for char in key if convert(char) != char}
+    # keys that change only as a whole (明瞭 → 明了; 有序 → 有序 changes nothing): one character of each,
+    # among those the conversion replaces (瞭, not 明)
+    uncovered = {}
+    for key in keys:
+        value = convert(key)
+        if value != key and trigger.isdisjoint(key):
+            changed = {k for k, v in zip(key, value, strict=False) if k != v} if len(value) == len(key) else set()
+            uncovered[key] = changed or set(key)
+    while uncovered:
+        counts: dict[str, int] = {}
+        for candidates in uncovered.values():
+            for char in candidates:
+                counts[char] = counts.get(char, 0) + 1
+        trigger.add(max(sorted(counts), key=counts.get))
+        uncovered = {key: candidates for key, candidates in uncovered.items() if trigger.isdisjoint(key)}
+    return frozenset(trigger)
 
 
 def simplify(text: str) -> str:
     """NFKC (full-width → half-width), traditional → simplified, lower case."""
     text = unicodedata.normalize("NFKC", text or "")
-    if not _traditional().isdisjoint(text):
+    keys = _convertible()
+    if (keys is None and _CJK.search(text)) or (keys is not None and not keys.isdisjoint(text)):
         text = _converter().convert(text)
     return text.lower()
 

@@ -1052,11 +1052,16 @@ class BackgroundCheckpoints:
         if not self.enabled:
             return
         if self.thread is None:
-            path = connection.settings_dict["NAME"]
             with connection.cursor() as cursor:
+                cursor.execute("PRAGMA database_list")  # the file itself, however the setting names it
+                path = next(row[2] for row in cursor.fetchall() if row[1] == "main")
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
-            self.thread = threading.Thread(target=self._run, args=(str(path),), daemon=True)
+            self.thread = threading.Thread(target=self._run, args=(path,), daemon=True)
             self.thread.start()
+        elif self.error is not None or not self.thread.is_alive():  # it failed: the writer checkpoints again
+            self.enabled = False
+            self._restore()
+            return
         self.wake.set()
 
     def _run(self, path: str) -> None:
@@ -1086,6 +1091,10 @@ class BackgroundCheckpoints:
         self.wake.set()
         self.thread.join()
         self.thread = None
+        self._restore()
+
+    @staticmethod
+    def _restore() -> None:
         if connection.connection is not None:  # the writer checkpoints its own commits again
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA wal_autocheckpoint=1000")

@@ -358,6 +358,8 @@ def claim_record(*, model, pk, user, now=None):
             raise NotFoundError()  # a record he could never see: not even whether it exists
         raise DomainError(_("This record is not in a public pool (any more)."), code="not_in_pool", status=409)
     if not pool.is_member(user):
+        if not model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists():
+            raise NotFoundError()  # a pool he does not belong to: not even whether the record exists
         raise PermissionDeniedError(
             _("You are not a member of the public pool “%(pool)s”.") % {"pool": pool}, code="not_a_member"
         )

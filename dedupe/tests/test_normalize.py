@@ -128,3 +128,24 @@ def test_other_values_normalise_too():
     assert normalize_credit_code(" ９１４４０３００７０８４６１１３６ｔ ") == "91440300708461136T"
     assert normalize_person("張 三") == normalize_person("张三") == "张三"
     assert normalize_person("Li  Lei") == "lilei"
+
+
+@pytest.mark.parametrize(
+    ("written", "simplified"),
+    [
+        ("明瞭科技", "明了科技"),  # phrases whose characters do not change on their own
+        ("反覆电子", "反复电子"),
+        ("沈阳重覆机械", "沈阳重复机械"),
+        ("甦醒医疗", "苏醒医疗"),
+        ("華為技術", "华为技术"),
+        ("\U00030ede面馆", "\U00030edd面馆"),  # outside the basic plane
+        ("腾讯科技", "腾讯科技"),  # nothing to convert
+    ],
+)
+def test_traditional_text_is_converted_whatever_the_shortcut_for_simplified_text(written, simplified):
+    from dedupe.normalize import _convertible, simplify
+
+    assert _convertible() is not None  # the shortcut is in use: the converter's keys were read
+    assert simplify(written) == simplified
+    if written.startswith(("明瞭", "反覆")):  # the duplicate check's key, as stored before the shortcut
+        assert normalize_name(written + "有限公司").core == simplified

@@ -540,6 +540,36 @@ def test_a_big_imports_checkpoints_run_beside_it_and_the_connection_gets_its_own
         assert cursor.fetchone()[0] == 1000
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write-ahead log")
+@pytest.mark.django_db(transaction=True)
+def test_when_the_checkpoint_thread_fails_the_writer_checkpoints_its_commits_again(rep, settings, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
+    settings.TIDE_IMPORT_PARALLEL_ROWS = 1
+
+    def refuse(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3, "connect", refuse)  # the thread's own connection (Django's is already open)
+    automatic = []
+    real = pipeline.BackgroundCheckpoints.committed
+
+    def observed(self):
+        real(self)
+        if self.thread is not None:
+            self.thread.join(5)  # let it fail
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            automatic.append(cursor.fetchone()[0])
+
+    monkeypatch.setattr(pipeline.BackgroundCheckpoints, "committed", observed)
+    rows = [[f"失败检查点{i}", "", f"1370000{i:04d}", "", "", "", "", ""] for i in range(1, 201)]
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert job.created_count == 200
+    assert automatic == [0] + [1000] * 9  # ten transactions: after the failure, the writer's own checkpoints
+
+
 def test_rows_of_an_import_meet_the_rules_as_lead_instances_would(org):
     """The planner reads an import row's fields straight from its values tuple; the rules must see the
     same source, score and region there as on a lead."""

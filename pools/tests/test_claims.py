@@ -38,7 +38,11 @@ def test_a_member_claims_through_his_department_subtree(world, api_for):
 @pytest.mark.django_db
 def test_members_named_one_by_one(world, api_for):
     lead = world.lead()
-    assert codes(api_for(world.outsider).post(f"/leads/{lead.pk}/claim")) == (403, "not_a_member")
+    # outside the pool and unable to see the lead: not even whether it exists
+    assert codes(api_for(world.outsider).post(f"/leads/{lead.pk}/claim")) == (404, "not_found")
+    # one who may see it (all leads) but is no member is told why
+    viewer = world.org.user("viewer", world.org.south, scope=Scope.ALL)
+    assert codes(api_for(viewer).post(f"/leads/{lead.pk}/claim")) == (403, "not_a_member")
     world.lead_pool.member_users.add(world.outsider)
     assert api_for(world.outsider).post(f"/leads/{lead.pk}/claim").status_code == 200
 
