@@ -607,6 +607,18 @@ def _changed_inputs(instance) -> set[str]:
     return {n for n in names if stored.get(n) != getattr(instance, n)}
 
 
+LEAD_CREATION_LOCK = 0x7469_6465_696D  # "tideim": the advisory lock lead writers share on PostgreSQL
+
+
+def lock_lead_creation() -> None:
+    """Serialise the duplicate checks of lead writers on PostgreSQL, as SQLite's single writer does: a
+    phone or email one of them checked is not created by another before the first commits (an import
+    holds it for each of its transactions, a single lead for its own). Held until the commit."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEAD_CREATION_LOCK])
+
+
 def check_on_save(instance, *, user, options: dict, created: bool) -> None:
     """The save check core/actions.py runs: block → field error (code "duplicate"); warn → error with
     code "possible_duplicate" unless the caller confirmed (options["confirm_duplicates"])."""
@@ -629,6 +641,8 @@ def check_on_save(instance, *, user, options: dict, created: bool) -> None:
         rules = [r for r in rules if changed & set(RULE_INPUTS[r.kind])]
     if not rules:
         return
+    if instance.object_type == ObjectType.LEAD:
+        lock_lead_creation()
     hits = find_duplicates(Probe.of(instance), rules)
     blocking = [h for h in hits if h.action == RuleAction.BLOCK]
     if blocking:

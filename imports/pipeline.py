@@ -31,6 +31,7 @@ from core.bulk import adapt_value, cyclic_gc_paused, insert_rows
 from core.choices import Action, ObjectType
 from core.permissions import can, owner_assignable
 from core.validators import normalize_phone, parse_cn_phone
+from dedupe.service import lock_lead_creation
 from leads.choices import LeadStatus
 
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
@@ -479,19 +480,6 @@ class RowScreen:
         return verdicts
 
 
-IMPORT_LOCK_KEY = 0x7469_6465_696D  # "tideim": the advisory lock import writers share on PostgreSQL
-
-
-def lock_lead_imports() -> None:
-    """Serialise import transactions on PostgreSQL as SQLite's single writer does: a phone or email
-    checked by one import is not created by another before the first commits. Held until the commit."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
-
-
 def last_lead_id() -> int | None:
     """The last lead id given out (SQLite's AUTOINCREMENT counter, which moves with every lead any
     transaction commits); None where no such counter can be read consistently (PostgreSQL sequences
@@ -687,7 +675,7 @@ class BatchWriter:
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.processed_rows != start or locked.status != JobStatus.RUNNING:
                 return None
-            lock_lead_imports()
+            lock_lead_creation()
             for rows, verdicts, watermark in itertools.chain([first], chunks):
                 self.write_chunk(rows, self.recheck(rows, verdicts, watermark), counts, decisions)
                 written += len(rows)

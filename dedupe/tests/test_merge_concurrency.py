@@ -61,3 +61,36 @@ def test_merging_a_pair_both_ways_at_once_merges_it_once(org, monkeypatch):
         t.join(timeout=60)
     assert sorted(results) == ["not_found", "ok"], results
     assert Lead.objects.count() == 1 and MergeRecord.objects.count() == 1
+
+
+def test_a_lead_created_while_another_writer_holds_the_phone_waits_and_is_refused(org, set_rule):
+    """Another writer (an import, or someone creating a lead) has created, not yet committed, a lead with
+    this phone: this create waits for it instead of checking past it, and is refused by the block rule."""
+    from dedupe.service import DuplicateError, lock_lead_creation
+    from leads.actions import create_lead
+    from leads.models import Lead
+
+    set_rule("lead", "phone", action="block")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        from django.db import connection as own
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                lock_lead_creation()
+                Lead.objects.create(company="先到的线索", phone="+8613900139000", owner=org.admin)
+                holding.set()
+                release.wait(10)
+        finally:
+            own.close()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    assert holding.wait(10)
+    threading.Timer(0.5, release.set).start()
+    with pytest.raises(DuplicateError):
+        create_lead(user=org.admin, data={"company": "后到的线索", "phone": "13900139000"})
+    other.join(10)
+    assert Lead.objects.filter(phone="+8613900139000").count() == 1

@@ -701,7 +701,7 @@ def test_concurrent_imports_on_postgresql_do_not_both_create_a_phone(rep):
 
         try:
             with transaction.atomic():
-                pipeline.lock_lead_imports()
+                pipeline.lock_lead_creation()
                 Lead.objects.create(company="另一批导入", phone="+8613800138000")
                 holding.set()
                 release.wait(10)
