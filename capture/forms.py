@@ -19,17 +19,7 @@ class WebFormForm(TideModelForm):
 
     class Meta:
         model = WebForm
-        fields = [
-            "name",
-            "title",
-            "intro",
-            "source",
-            "campaign",
-            "run_as",
-            "success_message",
-            "rate_limit_per_hour",
-            "is_active",
-        ]
+        fields = [name for name in WebForm.history_fields if name != "fields"]  # the field list has its own inputs
         widgets = {"intro": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):
