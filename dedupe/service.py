@@ -641,7 +641,9 @@ def check_on_save(instance, *, user, options: dict, created: bool) -> None:
         rules = [r for r in rules if changed & set(RULE_INPUTS[r.kind])]
     if not rules:
         return
-    if instance.object_type == ObjectType.LEAD:
+    # New leads only: an edit already holds its lead's row lock, and an import merging into that lead takes
+    # this lock first and the row's after it; both taking both would deadlock.
+    if created and instance.object_type == ObjectType.LEAD:
         lock_lead_creation()
     hits = find_duplicates(Probe.of(instance), rules)
     blocking = [h for h in hits if h.action == RuleAction.BLOCK]
