@@ -39,10 +39,6 @@ FACT_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_RERUN = 10000
 
 
-def _check_version(instance, expected_version) -> None:
-    check_version(instance, expected_version)
-
-
 def _validate_conditions(raw, *, field: str = "conditions") -> dict:
     if isinstance(raw, str):
         try:
@@ -151,7 +147,7 @@ def create_rule(*, user, data: dict, member_ids=()) -> AssignmentRule:
 def update_rule(*, rule: AssignmentRule, user, data: dict, member_ids=None, expected_version=None) -> AssignmentRule:
     require_admin(user)
     current = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
-    _check_version(current, expected_version)
+    check_version(current, expected_version)
     old_members = current.ordered_members()
     before = _rule_snapshot(current, old_members)
     data = dict(data)
@@ -300,7 +296,7 @@ def create_territory(*, user, data: dict, member_ids=(), codes=()) -> Territory:
 def update_territory(*, territory: Territory, user, data: dict, member_ids=None, codes=None, expected_version=None):
     require_admin(user)
     current = Territory.objects.select_for_update().get(pk=territory.pk)
-    _check_version(current, expected_version)
+    check_version(current, expected_version)
     old_members, old_codes = current.ordered_members(), current.codes()
     before = _territory_snapshot(current, old_members, old_codes)
     for key, value in data.items():
@@ -452,7 +448,7 @@ def update_fact(*, fact: QualificationFact, user, data: dict, expected_version=N
     """Change a fact; its code cannot change (stored facts and criteria refer to it)."""
     require_admin(user)
     current = QualificationFact.objects.select_for_update().get(pk=fact.pk)
-    _check_version(current, expected_version)
+    check_version(current, expected_version)
     if "code" in data and data["code"] != current.code:
         raise ValidationError({"code": [_("The code of a fact cannot change; add a new fact instead.")]})
     before = _fact_snapshot(current)
@@ -558,7 +554,7 @@ def create_level(*, user, data: dict) -> QualificationLevel:
 def update_level(*, level: QualificationLevel, user, data: dict, expected_version=None) -> QualificationLevel:
     require_admin(user)
     current = QualificationLevel.objects.select_for_update().get(pk=level.pk)
-    _check_version(current, expected_version)
+    check_version(current, expected_version)
     before = _level_snapshot(current)
     data = dict(data)
     if "conditions" in data:

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from core import history, hooks
 from core.choices import HistoryAction
 from core.errors import DomainError
-from core.models import ChangeLog
 from dedupe.service import DuplicateError
 from leads import actions as lead_actions
 
@@ -145,11 +144,7 @@ def _log(form: WebForm, action: str, user, changes=(), note: str = "") -> None:
 
 def form_history(form: WebForm):
     """The web form's settings history, newest first."""
-    return (
-        ChangeLog.objects.filter(object_type=WEB_FORM_HISTORY_TYPE, object_id=form.pk)
-        .select_related("actor")
-        .order_by("-at", "-id")
-    )
+    return history.for_record(form, object_type=WEB_FORM_HISTORY_TYPE).order_by("-at", "-id")
 
 
 @transaction.atomic

@@ -67,9 +67,12 @@ def write(*, instance, action: str, actor, changes=(), note: str = "", object_ty
     )
 
 
-def for_record(instance):
-    """The stored history entries of a record (see `entries_for` for everything its history shows)."""
-    return ChangeLog.objects.filter(object_type=instance.object_type, object_id=instance.pk).select_related("actor")
+def for_record(instance, object_type: str = ""):
+    """The stored history entries of a record (see `entries_for` for everything its history shows);
+    `object_type` as for `write`."""
+    return ChangeLog.objects.filter(
+        object_type=object_type or instance.object_type, object_id=instance.pk
+    ).select_related("actor")
 
 
 # Functions giving a record's history entries that are kept elsewhere, not as ChangeLog rows: an import

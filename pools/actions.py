@@ -120,11 +120,7 @@ def _rule_note(rule: RecyclingRule) -> str:
 
 def settings_history(pool: Pool):
     """The pool's settings history (its limits, members and recycling rules), newest first."""
-    return (
-        ChangeLog.objects.filter(object_type=POOL_HISTORY_TYPE, object_id=pool.pk)
-        .select_related("actor")
-        .order_by("-at", "-id")
-    )
+    return history.for_record(pool, object_type=POOL_HISTORY_TYPE).order_by("-at", "-id")
 
 
 def _set_members(pool, member_department_ids, member_user_ids, admin_ids) -> None:
@@ -352,14 +348,12 @@ def claim_record(*, model, pk, user, now=None):
     if record is None:
         raise NotFoundError()
     pool = record.pool
-    if pool is None or record.owner_id is not None:
-        seen_in_pool = pool is not None and pool.is_member(user)  # he may have seen it there: someone was faster
-        if not seen_in_pool and not model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists():
-            raise NotFoundError()  # a record he could never see: not even whether it exists
+    member = pool is not None and pool.is_member(user)
+    if not member and not model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists():
+        raise NotFoundError()  # not in a pool of his nor visible to him: not even whether it exists
+    if pool is None or record.owner_id is not None:  # a member may have seen it in the pool: someone was faster
         raise DomainError(_("This record is not in a public pool (any more)."), code="not_in_pool", status=409)
-    if not pool.is_member(user):
-        if not model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists():
-            raise NotFoundError()  # a pool he does not belong to: not even whether the record exists
+    if not member:
         raise PermissionDeniedError(
             _("You are not a member of the public pool “%(pool)s”.") % {"pool": pool}, code="not_a_member"
         )
