@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 _checks: dict[str, list[Callable]] = {}
+_before_lock: dict[str, list[Callable]] = {}
 _options: ContextVar[dict | None] = ContextVar("tide_check_options", default=None)
 
 TRUE_VALUES = ("1", "true", "yes", "on")
@@ -34,6 +35,19 @@ def unregister_save_check(object_type: str, fn: Callable) -> None:
     bucket = _checks.get(str(object_type), [])
     if fn in bucket:
         bucket.remove(fn)
+
+
+def register_before_lock(object_type: str, fn: Callable) -> None:
+    """`fn(model, *, pk, data: dict | None)` runs in an update's (data) or a restore's (None) transaction
+    before the record's row is locked: the place to take a lock that other writers take before row locks."""
+    bucket = _before_lock.setdefault(str(object_type), [])
+    if fn not in bucket:
+        bucket.append(fn)
+
+
+def run_before_lock(model, *, pk, data: dict | None) -> None:
+    for fn in list(_before_lock.get(str(getattr(model, "object_type", "")), ())):
+        fn(model, pk=pk, data=data)
 
 
 @contextlib.contextmanager

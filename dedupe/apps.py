@@ -11,11 +11,12 @@ class DedupeConfig(AppConfig):
         from core.choices import ObjectType
 
         from . import signals
-        from .service import check_on_save
+        from .service import check_on_save, lock_before_edit
 
         signals.connect()
         for object_type in (ObjectType.ACCOUNT, ObjectType.CONTACT, ObjectType.LEAD):
             hooks.register_save_check(object_type, check_on_save)
+        hooks.register_before_lock(ObjectType.LEAD, lock_before_edit)
         self._install_api_handler()
 
     @staticmethod

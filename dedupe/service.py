@@ -619,6 +619,42 @@ def lock_lead_creation() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEAD_CREATION_LOCK])
 
 
+def hold_lead_creation_lock() -> None:
+    """The lock, for a writer that already holds a lead's row lock: taken only if free (or already ours,
+    from `lock_before_edit`), since waiting could deadlock with an import merging into that lead."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LEAD_CREATION_LOCK])
+        held = cursor.fetchone()[0]
+    if not held:
+        raise DomainError(
+            _("Another import or save is checking duplicates at this moment. Save again in a few seconds."),
+            code="duplicate_check_busy",
+            status=409,
+        )
+
+
+def lock_before_edit(model, *, pk, data: dict | None) -> None:
+    """PostgreSQL: a lead edit that changes what the duplicate rules read, or a restore (its values come
+    back all at once), takes the lead-creation lock before the lead's row lock, in the order import
+    writers take them. So it waits for a writer that may be creating the same phone, then checks."""
+    if connection.vendor != "postgresql":
+        return
+    rules = [r for r in rules_for(model.object_type) if r.enforced]
+    inputs = {name for r in rules for name in RULE_INPUTS[r.kind]} & {f.attname for f in model._meta.concrete_fields}
+    if data is None:
+        if inputs:
+            lock_lead_creation()
+        return
+    touched = sorted(inputs & set(data))
+    if not touched:
+        return
+    stored = model.all_objects.filter(pk=pk).values(*touched).first() or {}
+    if any(stored.get(name) != data[name] for name in touched):  # unnormalised input counts as a change
+        lock_lead_creation()
+
+
 def check_on_save(instance, *, user, options: dict, created: bool) -> None:
     """The save check core/actions.py runs: block → field error (code "duplicate"); warn → error with
     code "possible_duplicate" unless the caller confirmed (options["confirm_duplicates"])."""
@@ -635,21 +671,26 @@ def check_on_save(instance, *, user, options: dict, created: bool) -> None:
             )
     if options.get("skip_duplicate_check"):
         return
+    # A restored record comes back into the live set with all its values, like a new one; restoring it is
+    # the confirmation a warning would ask for, so only a blocking rule stops it.
+    restoring = bool(options.get("restoring"))
     rules = [r for r in rules_for(instance.object_type) if r.enforced]
-    if not created and rules:
+    if not (created or restoring) and rules:
         changed = _changed_inputs(instance)
         rules = [r for r in rules if changed & set(RULE_INPUTS[r.kind])]
     if not rules:
         return
-    # New leads only: an edit already holds its lead's row lock, and an import merging into that lead takes
-    # this lock first and the row's after it; both taking both would deadlock.
-    if created and instance.object_type == ObjectType.LEAD:
-        lock_lead_creation()
+    if instance.object_type == ObjectType.LEAD:
+        # An edit or a restore already holds its lead's row lock (lock_before_edit took this one before it).
+        if created:
+            lock_lead_creation()
+        else:
+            hold_lead_creation_lock()
     hits = find_duplicates(Probe.of(instance), rules)
     blocking = [h for h in hits if h.action == RuleAction.BLOCK]
     if blocking:
         raise _error(instance, blocking, "duplicate", user)
-    if hits and not options.get("confirm_duplicates"):
+    if hits and not (options.get("confirm_duplicates") or restoring):
         raise _error(instance, hits, "possible_duplicate", user)
 
 

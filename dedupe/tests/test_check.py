@@ -244,6 +244,30 @@ def test_an_update_rechecks_only_when_a_compared_value_changes(org, rep, make, s
     update_lead(lead=second, user=rep, data={"phone": "13900139000", "company": "乙公司"})  # itself never counts
 
 
+def test_restoring_a_record_whose_phone_was_taken_meanwhile_is_checked_like_a_new_one(
+    org, rep, make, set_rule, web_for
+):
+    """A lead in the recycle bin is out of the check; while it is there another lead takes its phone.
+    Bringing it back would make two: a blocking rule refuses it, a warning one lets the restore through."""
+    from core.actions import delete_record, restore_record
+    from leads.models import Lead
+
+    set_rule(L, RuleKind.PHONE, RuleAction.BLOCK)
+    binned = make.lead(rep, company="旧线索", phone="13800138000")
+    delete_record(instance=binned, user=org.admin)
+    make.lead(rep, company="新线索", phone="13800138000")
+    with pytest.raises(Exception) as caught:
+        restore_record(instance=binned, user=org.admin)
+    assert caught.value.code == "duplicate" and "phone" in caught.value.message_dict
+    response = web_for(org.admin).post(f"/recycle-bin/lead/{binned.pk}/restore/", follow=True)
+    assert "Duplicate (" in response.content.decode()
+    assert Lead.all_objects.get(pk=binned.pk).deleted_at is not None
+
+    set_rule(L, RuleKind.PHONE, RuleAction.WARN)
+    restore_record(instance=binned, user=org.admin)
+    assert Lead.objects.filter(phone="+8613800138000").count() == 2
+
+
 def test_merging_is_not_stopped_by_the_check(org, rep, make, set_rule):
     from dedupe.actions import merge_records
 

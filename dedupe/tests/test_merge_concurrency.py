@@ -94,3 +94,104 @@ def test_a_lead_created_while_another_writer_holds_the_phone_waits_and_is_refuse
         create_lead(user=org.admin, data={"company": "后到的线索", "phone": "13900139000"})
     other.join(10)
     assert Lead.objects.filter(phone="+8613900139000").count() == 1
+
+
+def _holds_lead_creation_lock() -> bool:
+    from dedupe.service import LEAD_CREATION_LOCK
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            " AND ((classid::bigint << 32) | objid::bigint) = %s",
+            [LEAD_CREATION_LOCK],
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_an_edit_takes_the_lead_lock_only_when_it_changes_what_the_rules_compare(org, set_rule):
+    from django.db import transaction
+
+    from leads.actions import restore_lead, update_lead
+    from leads.models import Lead
+
+    set_rule("lead", "phone", action="block")
+    lead = Lead.objects.create(company="某公司", phone="+8613800138000", owner=org.admin)
+    with transaction.atomic():
+        lead = update_lead(lead=lead, user=org.admin, data={"notes": "回访", "phone": "+8613800138000"})
+        assert not _holds_lead_creation_lock()
+    with transaction.atomic():
+        lead = update_lead(lead=lead, user=org.admin, data={"phone": "13900139000"})
+        assert _holds_lead_creation_lock()
+    core_actions.delete_record(instance=lead, user=org.admin)
+    with transaction.atomic():
+        restore_lead(lead=lead, user=org.admin)
+        assert _holds_lead_creation_lock()
+
+
+def test_an_edit_to_a_phone_another_writer_is_creating_waits_and_is_refused(org, set_rule):
+    """Another writer (an import) has created, not yet committed, a lead with this phone: an edit that
+    gives another lead the same phone waits for it, then the block rule refuses the edit."""
+    from dedupe.service import DuplicateError, lock_lead_creation
+    from leads.actions import update_lead
+    from leads.models import Lead
+
+    set_rule("lead", "phone", action="block")
+    edited = Lead.objects.create(company="已有的线索", phone="+8613700137000", owner=org.admin)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        from django.db import connection as own
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                lock_lead_creation()
+                Lead.objects.create(company="导入的线索", phone="+8613900139000", owner=org.admin)
+                holding.set()
+                release.wait(10)
+        finally:
+            own.close()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    assert holding.wait(10)
+    threading.Timer(0.5, release.set).start()
+    with pytest.raises(DuplicateError):
+        update_lead(lead=edited, user=org.admin, data={"phone": "13900139000"})
+    other.join(10)
+    assert Lead.objects.filter(phone="+8613900139000").count() == 1
+
+
+def test_a_writer_holding_a_row_lock_does_not_wait_for_the_lead_lock(org):
+    """The check of an edit that found its change only after locking its row must not wait (an import
+    holding the lead lock may be waiting for that row): it is told to save again instead."""
+    from django.db import transaction
+
+    from dedupe.service import hold_lead_creation_lock, lock_lead_creation
+
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        from django.db import connection as own
+
+        try:
+            with transaction.atomic():
+                lock_lead_creation()
+                holding.set()
+                release.wait(10)
+        finally:
+            own.close()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic(), pytest.raises(DomainError) as caught:
+            hold_lead_creation_lock()
+        assert caught.value.code == "duplicate_check_busy" and caught.value.status == 409
+    finally:
+        release.set()
+        other.join(10)
+    with transaction.atomic():
+        hold_lead_creation_lock()  # free again
+        assert _holds_lead_creation_lock()
