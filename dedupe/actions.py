@@ -416,7 +416,6 @@ def _move_team(object_type: str, loser, survivor) -> int:
 
 def _move_references(object_type: str, loser, survivor) -> dict[str, int]:
     """Point the rows that name the loser by (type, id) rather than by a foreign key at the survivor."""
-    from imports.models import ImportFingerprint
     from pools.models import ClaimLog, RecyclingReminder
 
     moved: dict[str, int] = {}
@@ -436,9 +435,8 @@ def _move_references(object_type: str, loser, survivor) -> dict[str, int]:
         else:
             reminder.object_id = survivor.pk
             reminder.save(update_fields=["object_id"])
-    # a re-imported row of the loser is recognised as the survivor's and skipped
-    if object_type == ObjectType.LEAD:  # only leads are imported (no index on record_id: one pass, leads only)
-        ImportFingerprint.objects.filter(object_type=object_type, record_id=loser.pk).update(record_id=survivor.pk)
+    # (A re-imported row of the loser is recognised as the survivor's through this merge's record: the
+    # import follows merges when it looks fingerprints up, imports/pipeline.imported_before.)
     # earlier merges into the loser are now merges into the survivor
     count = MergeRecord.objects.filter(object_type=object_type, survivor_id=loser.pk).update(survivor_id=survivor.pk)
     if count:

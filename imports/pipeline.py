@@ -496,20 +496,29 @@ def last_lead_id() -> int | None:
 
 def imported_before(fingerprints: list[int]) -> tuple[dict[int, int], list[int]]:
     """For those of `fingerprints` imported before: fingerprint → the record it created, where that record
-    still exists (in the recycle bin included); and the fingerprints whose record was purged."""
+    still exists (in the recycle bin included), or the record it was merged into; and the fingerprints
+    whose record was purged. Merges are followed here rather than by rewriting fingerprints when merging:
+    fingerprints have no index by record, and a merge would read all of them."""
+    from dedupe.models import MergeRecord
     from leads.models import Lead
 
+    # Only fixed table names and the lead type's constant value are interpolated; fingerprints are bound.
     sql = (
-        f"SELECT f.id, f.record_id, l.id FROM {ImportFingerprint._meta.db_table} f "  # noqa: S608 - fixed names
-        f"LEFT JOIN {Lead._meta.db_table} l ON l.id = f.record_id WHERE f.id IN ({{}})"
+        f"SELECT f.id, f.record_id, l.id, s.id FROM {ImportFingerprint._meta.db_table} f "  # noqa: S608
+        f"LEFT JOIN {Lead._meta.db_table} l ON l.id = f.record_id "
+        f"LEFT JOIN {MergeRecord._meta.db_table} m ON m.object_type = '{ObjectType.LEAD.value}' "
+        f"AND m.loser_id = f.record_id "
+        f"LEFT JOIN {Lead._meta.db_table} s ON s.id = m.survivor_id WHERE f.id IN ({{}})"
     )
     alive, gone = {}, []
-    for fp, record_id, lead_id in _lookup(sql, sorted(fingerprints)):  # in key order: neighbouring pages
-        if lead_id is None:
+    for fp, record_id, lead_id, survivor_id in _lookup(sql, sorted(fingerprints)):  # in key order
+        if survivor_id is not None:
+            alive[fp] = survivor_id
+        elif lead_id is not None:
+            alive.setdefault(fp, record_id)
+        elif fp not in alive:
             gone.append(fp)
-        else:
-            alive[fp] = record_id
-    return alive, gone
+    return alive, [fp for fp in gone if fp not in alive]
 
 
 def existing_leads(rows: list[tuple]) -> dict[int, int]:

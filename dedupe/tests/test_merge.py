@@ -348,6 +348,15 @@ def test_re_importing_the_losers_row_is_skipped_as_the_survivor(org, rep, make):
     again = run_import()
     assert (again.created_count, again.skipped_count) == (0, 1)
     assert [(r.outcome, r.record_id) for r in job_rows(again)] == [("skipped", survivor.pk)]
+    # merged on, and the loser purged from the recycle bin: the row still belongs to the last survivor
+    last = make.lead(rep, company="华为")
+    merge_records(object_type=L, user=rep, survivor_id=last.pk, loser_id=survivor.pk)
+    Lead.all_objects.filter(pk=loser.pk).delete()
+    third = run_import()
+    assert [(r.outcome, r.record_id) for r in job_rows(third)] == [("skipped", last.pk)]
+    # once the last survivor is purged too, the row may be imported again
+    Lead.all_objects.filter(pk=last.pk).delete()
+    assert run_import().created_count == 1
 
 
 def test_earlier_merges_into_the_loser_are_listed_under_the_survivor(org, rep, make):
