@@ -191,3 +191,36 @@ def resume_interrupted(*, indexing_grace_minutes: int = 10) -> int:
     for pk in ids:
         run_import.enqueue(pk)
     return len(ids)
+
+
+def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = None, descending=False, limit=50):
+    """One page of what became of the job's rows, and the row number to continue after (None at the end).
+    A row's record id is kept only where the user may see that lead: a row that matched a lead he may not
+    see says whose it is instead (the duplicate check's wording), never which."""
+    from leads.models import Lead
+
+    from .choices import RowOutcome
+    from .models import job_rows
+
+    if outcome and outcome not in RowOutcome.values:
+        raise ValidationError({"outcome": [_("Select a valid choice.")]})
+    results = job_rows(job, outcome=outcome, after=after, descending=descending, limit=limit + 1)
+    following = None
+    if len(results) > limit:
+        results = results[:limit]
+        following = results[-1].row_number
+    ids = {r.record_id for r in results if r.record_id}
+    visible = set(Lead.objects.visible_to(user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True))
+    hidden = {}
+    if ids - visible:
+        from dedupe.service import describe_hidden
+
+        records = Lead.all_objects.select_related("owner__department", "pool").filter(pk__in=ids - visible)
+        hidden = {record.pk: describe_hidden(record) for record in records}
+    page = []
+    for r in results:
+        if r.record_id and r.record_id not in visible:
+            reasons = r.reasons or {"__all__": [hidden.get(r.record_id, _("Already exists."))]}
+            r = r._replace(record_id=None, reasons=reasons)
+        page.append(r)
+    return page, following

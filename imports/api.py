@@ -2,19 +2,15 @@
 
 import datetime
 
-from django.core.exceptions import ValidationError
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from core.api import ErrorOut, ListParams
-from core.choices import Action
 from core.errors import NotFoundError
 from core.keyset import decode_cursor, encode_cursor, parse_ordering
-from leads.models import Lead
 
 from . import actions
-from .choices import RowOutcome
-from .models import ImportJob, ImportRow, job_rows
+from .models import ImportJob, ImportRow
 
 router = Router(tags=["imports"])  # /api/v1/imports/
 
@@ -157,17 +153,15 @@ def cancel(request, job_id: int):
 )
 def rows(request, job_id: int, params: Query[ListParams], filters: Query[RowFilter]):
     job = _job(request, job_id)
-    if filters.outcome and filters.outcome not in RowOutcome.values:
-        raise ValidationError({"outcome": ["Select a valid choice."]})
     _field, descending = parse_ordering(params.ordering, {"row_number": "row_number"}, "row_number")
     after = decode_cursor(ImportRow, "row_number", params.cursor)[0] if params.cursor else None
-    results = job_rows(job, outcome=filters.outcome or "", after=after, descending=descending, limit=params.limit + 1)
-    next_cursor = None
-    if len(results) > params.limit:
-        results = results[: params.limit]
-        next_cursor = encode_cursor(results[-1].row_number, 0)
-    ids = {r.record_id for r in results if r.record_id}
-    visible = set(Lead.objects.visible_to(request.user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True))
-    # matched someone else's lead: the reason says whose, not which
-    results = [r if r.record_id in visible else r._replace(record_id=None) for r in results]
+    results, following = actions.row_page(
+        job=job,
+        user=request.user,
+        outcome=filters.outcome or "",
+        after=after,
+        descending=descending,
+        limit=params.limit,
+    )
+    next_cursor = encode_cursor(following, 0) if following is not None else None
     return {"results": [r._asdict() for r in results], "next_cursor": next_cursor}

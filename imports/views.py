@@ -103,8 +103,54 @@ def import_detail(request, pk):
                 "source_choices": LeadSource.choices,
             }
         )
+    elif job.finished:
+        context.update(_rows_context(request, job))
     template = "imports/_progress.html" if request.headers.get("HX-Request") else "imports/detail.html"
     return render(request, template, context)
+
+
+ROWS_PER_PAGE = 50
+
+
+def _rows_context(request, job: ImportJob) -> dict:
+    """What became of each row, 50 at a time, one outcome or all: the record a row created or matched
+    is linked where the user may open it."""
+    from leads.models import Lead
+
+    outcome = request.GET.get("outcome", "")
+    if outcome not in RowOutcome.values:
+        outcome = ""
+    try:
+        after = max(0, int(request.GET.get("after", "")))
+    except ValueError:
+        after = None
+    results, following = actions.row_page(job=job, user=request.user, outcome=outcome, after=after, limit=ROWS_PER_PAGE)
+    names = {
+        lead.pk: str(lead) for lead in Lead.all_objects.filter(pk__in={r.record_id for r in results if r.record_id})
+    }
+    counts = {
+        RowOutcome.CREATED: job.created_count,
+        RowOutcome.MERGED: job.merged_count,
+        RowOutcome.SKIPPED: job.skipped_count,
+        RowOutcome.REJECTED: job.rejected_count,
+    }
+    return {
+        "rows": [
+            {
+                "number": r.row_number,
+                "outcome": r.outcome,
+                "outcome_label": RowOutcome(r.outcome).label,
+                "record_id": r.record_id,
+                "record_name": names.get(r.record_id, ""),
+                "cells": " · ".join(str(v) for v in r.values[:4] if v),
+                "reasons": [m for msgs in r.reasons.values() for m in msgs],
+            }
+            for r in results
+        ],
+        "row_filter": outcome,
+        "row_tabs": [("", _("All"), job.total_rows)] + [(o.value, o.label, counts[o]) for o in RowOutcome],
+        "rows_after": following,
+    }
 
 
 @login_required

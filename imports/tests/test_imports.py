@@ -233,6 +233,37 @@ def test_pages_upload_preview_and_progress(org, rep, web_for, django_capture_on_
     assert web_for(nobody).get("/imports/").status_code == 403
 
 
+def test_the_finished_import_page_lists_what_became_of_each_row(org, rep, web_for, monkeypatch):
+    """Per outcome, 50 rows a page: the lead a row created or matched is linked where the importer may
+    open it; a row that matched a colleague's hidden lead says whose it is and links nothing."""
+    from imports import views
+
+    colleague = org.user("colleague", org.sh, scope=Scope.OWN)
+    hidden = Lead.objects.create(company="同事的线索", phone="+8613912345678", owner=colleague)
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS)))
+    assert (job.created_count, job.skipped_count, job.rejected_count) == (2, 2, 2)
+    web = web_for(rep)
+    page = web.get(f"/imports/{job.pk}/").content.decode()
+    assert 'data-testid="rows"' in page and page.count('<tr data-row="') == 6
+    huawei = Lead.objects.get(company="深圳市华为技术有限公司")
+    assert f'href="/leads/{huawei.pk}/">{huawei}</a>' in page
+
+    skipped = web.get(f"/imports/{job.pk}/", {"outcome": "skipped"}).content.decode()
+    assert skipped.count('<tr data-row="') == 2
+    assert f"/leads/{hidden.pk}/" not in skipped and "同事的线索" not in skipped
+    assert "owned by" in skipped  # the reason says whose lead it matched
+    rejected = web.get(f"/imports/{job.pk}/", {"outcome": "rejected"}).content.decode()
+    assert rejected.count('<tr data-row="') == 2 and "table-danger" in rejected
+
+    monkeypatch.setattr(views, "ROWS_PER_PAGE", 4)
+    first = web.get(f"/imports/{job.pk}/").content.decode()
+    assert first.count('<tr data-row="') == 4 and "after=4" in first
+    rest = web.get(f"/imports/{job.pk}/", {"after": "4"}).content.decode()
+    assert rest.count('<tr data-row="') == 2 and 'data-testid="rows-next"' not in rest
+    for bad in ({"outcome": "<script>"}, {"after": "x"}, {"after": "-3"}):
+        assert web.get(f"/imports/{job.pk}/", bad).status_code == 200
+
+
 def test_duplicate_rules_an_admin_enforced_apply_to_imports(org, rep):
     from accounts.models import Account
     from dedupe.models import DuplicateRule
@@ -260,7 +291,8 @@ def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, 
     assert stored.record_id == hidden.pk  # kept internally so a re-import can point at it
     rows = api_for(rep).get(f"/imports/{job.pk}/rows", {"outcome": "skipped"}).json_body["results"]
     assert [r["record_id"] for r in rows] == [None]
-    assert "别人的线索" not in str(rows)
+    assert "别人的线索" not in str(rows) and "13912345678" not in str(rows)
+    assert rows[0]["reasons"] == {"__all__": [f"Already exists, owned by {other.name} (华南分公司)."]}
 
 
 def outcomes_of(job):
