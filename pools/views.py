@@ -190,6 +190,7 @@ def claim(request, pk, record_pk):
                 "is_lead": pool.object_type == PoolObjectType.LEAD,
                 "claimed": error is None,
                 "error": error,
+                "oob_state": actions.claim_state(pool, request.user),  # the badges above the list, swapped too
             },
         )
     if error:

@@ -23,14 +23,18 @@ def test_pool_list_shows_my_pools(world, web_for):
 
 @pytest.mark.django_db
 def test_htmx_claim_swaps_the_row(world, web_for):
+    Pool.objects.filter(pk=world.lead_pool.pk).update(daily_claim_limit=3)
     lead = world.lead("可领取的公司")
     web = web_for(world.rep)
     page = web.get(f"/pools/{world.lead_pool.pk}/").content.decode()
     assert f'hx-post="/pools/{world.lead_pool.pk}/records/{lead.pk}/claim/"' in page
+    assert "Claims left today: 3" in page and page.count(" id=\"claim-state\"") == 1
     r = web.post(f"/pools/{world.lead_pool.pk}/records/{lead.pk}/claim/", HTTP_HX_REQUEST="true")
     assert r.status_code == 200
     row = r.content.decode()
     assert row.lstrip().startswith("<tr") and "Yours now" in row and f"/leads/{lead.pk}/" in row
+    # the counts above the list come along, swapped out of band
+    assert 'id="claim-state"' in row and 'hx-swap-oob="true"' in row and "Claims left today: 2" in row
     assert Lead.objects.get(pk=lead.pk).owner == world.rep
     # Someone else now gets the reason inline, in the row.
     r = web_for(world.rep2).post(f"/pools/{world.lead_pool.pk}/records/{lead.pk}/claim/", HTTP_HX_REQUEST="true")

@@ -1,0 +1,183 @@
+"""Leads that flow, in a real headless Chromium: a sales assistant imports a GBK spreadsheet at a desk (map,
+preview, progress bar, what became of each row, the rejected rows as a file), and a rep on a phone claims
+from the public pool, meets the daily limit, returns a lead with a reason and converts another.
+
+Shares tests/test_browser.py's browser and tab (skipped the same way where there is no Chromium)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from core.choices import Scope
+from tests.test_browser import ARTIFACTS, DESKTOP, PASSWORD, PHONE, Visit, browser, expect  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _defaults(transactional_db):
+    from conftest import seed_defaults
+
+    seed_defaults()
+
+
+def log_in(visit, user):
+    page = visit.page
+    visit.goto("/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    visit.submit(page.locator("form"))
+    expect(page.locator("nav.navbar")).to_be_visible()
+
+
+def run_visit(browser, live_server, viewport, label, scenario):  # noqa: F811 - the fixture's value
+    visit = Visit(browser, live_server, viewport, label)
+    try:
+        scenario(visit)
+    except Exception:
+        visit.page.screenshot(path=ARTIFACTS / f"browser-{label}-FAILED.png", full_page=True)
+        raise
+    finally:
+        visit.close()
+    assert visit.problems == [], visit.problems
+
+
+HEADER = ["客户名称", "联系人", "手机", "邮箱", "省份", "线索来源"]
+ROWS = [
+    ["深圳市华为技术有限公司", "张三", "138 0013 8000", "ZHANG@huawei.com", "广东", "展会"],
+    ["同事客户科技有限公司", "李四", "13912345678", "", "上海", "官网"],  # a colleague's lead has this phone
+    ["坏电话公司", "王五", "12345", "not-an-email", "火星", ""],  # rejected: phone, email, province
+    ['=HYPERLINK("http://x")', "公式", "13600000000", "", "", ""],
+]
+
+
+def test_an_assistant_imports_a_gbk_spreadsheet_and_sees_what_became_of_each_row(browser, live_server, org):  # noqa: F811
+    from imports import pipeline
+    from imports.models import ImportJob
+    from leads.models import Lead
+
+    assistant = org.user("assistant", org.sh, scope=Scope.OWN)
+    colleague = org.user("colleague", org.south, scope=Scope.OWN)
+    hidden = Lead.objects.create(company="同事的线索", phone="+8613912345678", owner=colleague)
+    out = io.StringIO()
+    csv.writer(out).writerows([HEADER, *ROWS])
+    data = out.getvalue().encode("gbk")
+
+    def scenario(visit):
+        page = visit.page
+        log_in(visit, assistant)
+        visit.goto("/imports/")
+        page.set_input_files("#id_file", files=[{"name": "展会线索.csv", "mimeType": "text/csv", "buffer": data}])
+        with page.expect_navigation():
+            page.locator("main form button").click()
+        match = re.fullmatch(r"/imports/(\d+)/", visit.path())
+        assert match, visit.path()
+        job_id = int(match.group(1))
+        # The columns were recognised by their Chinese titles; the preview shows the normalised values and,
+        # on the bad row, what is wrong with it.
+        expect(page.locator("#col_2")).to_have_value("phone")
+        preview = page.get_by_test_id("preview")
+        expect(preview).to_contain_text("+8613800138000")
+        expect(preview.locator("tr.table-danger")).to_have_count(1)
+        visit.shot("import-mapping")
+        with page.expect_navigation():
+            page.locator("button[name=start]").click()
+        expect(page.get_by_test_id("progress")).to_be_visible()
+        # The worker picks the job up (here: the test, as `db_worker` would); the page follows by itself.
+        assert ImportJob.objects.get(pk=job_id).status == "queued"
+        pipeline.run_job(job_id)
+        rows = page.get_by_test_id("rows")
+        expect(rows).to_be_visible()
+        expect(page.get_by_test_id("progress")).to_contain_text("100%")
+        expect(rows.locator("tr[data-row]")).to_have_count(4)
+        huawei = Lead.objects.get(company="深圳市华为技术有限公司")
+        expect(rows.locator(f"tr[data-row='1'] a[href='/leads/{huawei.pk}/']")).to_be_visible()
+        visit.shot("import-done")
+        # The skipped row names whose lead it matched, never the lead itself.
+        page.locator("a[href='?outcome=skipped']").click()
+        expect(rows.locator("tr[data-row]")).to_have_count(1)
+        skipped = rows.locator("tr[data-row='2']")
+        expect(skipped).to_contain_text(colleague.name)
+        expect(skipped.locator("a")).to_have_count(0)
+        assert hidden.company not in page.content()
+        # The rejected rows come back as a file with a reason column, formulas defused.
+        with page.expect_download() as download:
+            page.locator(f"a[href='/imports/{job_id}/rejected.csv']").click()
+        text = download.value.path().read_bytes().decode("utf-8-sig")
+        lines = list(csv.reader(io.StringIO(text)))
+        assert lines[0][-1] in ("原因", "Reason") and len(lines) == 2
+        assert lines[1][0] == "坏电话公司" and "12345" in lines[1][-1]
+
+    run_visit(browser, live_server, DESKTOP, "import", scenario)
+    assert Lead.objects.filter(company__contains="HYPERLINK").count() == 1
+
+
+def test_a_rep_on_a_phone_claims_returns_and_converts_leads(browser, live_server, org):  # noqa: F811
+    from accounts.models import Account
+    from leads.models import Lead
+    from pools.models import ClaimLog, Pool
+
+    rep = org.user("rep", org.sh, scope=Scope.OWN)
+    pool = Pool.objects.create(name="华东线索公海", object_type="lead", daily_claim_limit=2)
+    pool.member_departments.add(org.east)
+    first, second, third = (
+        Lead.objects.create(company=name, contact_name="赵六", phone=phone, pool=pool)
+        for name, phone in (
+            ("上海浦东软件有限公司", "13500000001"),
+            ("杭州西湖电子有限公司", "13500000002"),
+            ("南京紫金材料有限公司", "13500000003"),
+        )
+    )
+
+    def scenario(visit):
+        page = visit.page
+        log_in(visit, rep)
+        visit.goto(f"/pools/{pool.pk}/")
+        expect(page.get_by_test_id("claim-state")).to_contain_text("2")
+        visit.shot("pool")
+        for left, lead in ((1, first), (0, second)):  # claimed in place (HTMX): the row and the count say so
+            row = page.locator(f"tr[data-record='{lead.pk}']")
+            row.locator("button[formaction$='/claim/']").click()
+            expect(row.get_by_role("status")).to_be_visible()
+            expect(page.get_by_test_id("claim-state").locator(".badge").first).to_have_text(re.compile(rf"\b{left}$"))
+        third_row = page.locator(f"tr[data-record='{third.pk}']")
+        third_row.locator("button[formaction$='/claim/']").click()
+        expect(third_row.get_by_test_id("claim-error")).to_be_visible()  # the daily limit, said in the row
+        visit.shot("pool-daily-limit")
+
+        # Return the first with a reason, from the lead's own page.
+        page.locator(f"tr[data-record='{first.pk}'] a[href='/leads/{first.pk}/']").click()
+        expect(page).to_have_url(re.compile(rf"/leads/{first.pk}/$"))
+        panel = page.get_by_test_id("pool-panel")
+        panel.locator("select[name=reason]").select_option("unreachable")
+        visit.shot("lead-return")
+        with page.expect_navigation():
+            panel.locator("form button").click()
+        expect(page.locator(".alert-success")).to_be_visible()
+
+        # Convert the second into an account, a contact and an opportunity in one step.
+        visit.goto(f"/leads/{second.pk}/convert/")
+        expect(page.locator("#id_account_name")).to_have_value("杭州西湖电子有限公司")
+        page.locator("#id_create_opportunity").check()
+        page.fill("#id_opportunity_name", "产线改造项目")
+        page.fill("#id_opportunity_amount", "350000")
+        visit.shot("lead-convert")
+        visit.submit(page.locator("main form"))
+        converted = page.get_by_test_id("converted")  # the lead links to what it became
+        account = Account.objects.get(name="杭州西湖电子有限公司")
+        expect(converted.locator(f"a[href='/accounts/{account.pk}/']")).to_be_visible()
+        visit.shot("lead-converted")
+
+    run_visit(browser, live_server, PHONE, "pool", scenario)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    third.refresh_from_db()
+    assert (first.owner_id, first.pool_id) == (None, pool.pk)
+    assert ClaimLog.objects.filter(object_id=first.pk, action="release", reason="unreachable").exists()
+    assert second.status == "converted" and second.converted_account == Account.objects.get(name="杭州西湖电子有限公司")
+    assert second.converted_opportunity.name == "产线改造项目" and second.converted_opportunity.owner == rep
+    assert third.owner_id is None
