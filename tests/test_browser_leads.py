@@ -181,3 +181,64 @@ def test_a_rep_on_a_phone_claims_returns_and_converts_leads(browser, live_server
     assert second.status == "converted" and second.converted_account == Account.objects.get(name="杭州西湖电子有限公司")
     assert second.converted_opportunity.name == "产线改造项目" and second.converted_opportunity.owner == rep
     assert third.owner_id is None
+
+
+def test_an_admin_writes_an_assignment_rule_and_the_next_lead_follows_it(browser, live_server, org):  # noqa: F811
+    """At a desk: a rule with two condition rows (the second added by the page's script) sends exhibition
+    leads from Shanghai to one rep; a lead entered next goes to him, and his bell says so."""
+    from assignment.models import AssignmentRule
+    from leads.models import Lead
+
+    wang = org.user("wangwu", org.sh, scope=Scope.OWN)
+    Lead.objects.create(company="旧线索", owner=wang)  # the bell counts only what comes next
+
+    def admin(visit):
+        page = visit.page
+        log_in(visit, org.admin)
+        visit.goto("/assignment/rules/new/")
+        page.fill("#id_name", "上海展会线索")
+        page.select_option("#id_strategy", "users")
+        page.get_by_test_id("members").locator("select[name=member]").first.select_option(str(wang.pk))
+        builder = page.locator("[data-builder]")
+        rows = builder.locator("[data-row]")
+        count = rows.count()
+        builder.locator("[data-add-row]").click()
+        expect(rows).to_have_count(count + 1)
+        rows.nth(0).locator("select[name$='-field']").select_option("source")
+        rows.nth(0).locator("select[name$='-op']").select_option("in")
+        rows.nth(0).locator("input[name$='-value']").fill("exhibition")
+        last = rows.nth(count)
+        last.locator("select[name$='-field']").select_option("province_code")
+        last.locator("select[name$='-op']").select_option("in")
+        last.locator("input[name$='-value']").fill("31")
+        visit.shot("assignment-rule")
+        visit.submit(page.locator("main form").first)
+        assert visit.path() == "/assignment/", visit.path()
+        expect(page.locator("main")).to_contain_text("上海展会线索")
+
+        visit.goto("/leads/new/")
+        page.fill("#id_company", "上海张江芯片有限公司")
+        page.select_option("#id_source", "exhibition")
+        page.select_option("#id_province_code", "31")
+        visit.submit(page.locator("main form").first)
+        assert re.fullmatch(r"/leads/\d+/", visit.path()), visit.path()
+        visit.shot("lead-assigned")
+
+    def rep(visit):
+        page = visit.page
+        log_in(visit, wang)
+        expect(page.get_by_test_id("bell")).to_contain_text("1")
+        visit.goto("/notifications/")
+        expect(page.locator("main")).to_contain_text("上海张江芯片有限公司")
+        visit.shot("rep-notified")
+
+    run_visit(browser, live_server, DESKTOP, "assignment", admin)
+    rule = AssignmentRule.objects.get(name="上海展会线索")
+    assert rule.conditions == {
+        "all": [
+            {"field": "source", "op": "in", "value": ["exhibition"]},
+            {"field": "province_code", "op": "in", "value": ["31"]},
+        ]
+    }, rule.conditions
+    assert Lead.objects.get(company="上海张江芯片有限公司").owner == wang
+    run_visit(browser, live_server, PHONE, "assignment-rep", rep)
