@@ -144,6 +144,20 @@ class Visit:
         self.context.close()
 
 
+def run_visit(browser, live_server, viewport, label, scenario):
+    """`scenario(visit)` in a fresh tab, with a screenshot if it fails; no tab may meet a problem."""
+    visit = Visit(browser, live_server, viewport, label)
+    try:
+        result = scenario(visit)
+    except Exception:
+        visit.page.screenshot(path=ARTIFACTS / f"browser-{label}-FAILED.png", full_page=True)
+        raise
+    finally:
+        visit.close()
+    assert visit.problems == [], visit.problems
+    return result
+
+
 def run_field_rep_scenario(visit, rep, *, autocomplete):
     page = visit.page
 
@@ -272,15 +286,11 @@ def test_field_rep_works_an_account_in_the_browser(browser, live_server, org, vi
     from opportunities.models import Opportunity
 
     rep = org.user("rep", org.sh, scope=Scope.OWN)
-    visit = Visit(browser, live_server, viewport, label)
-    try:
-        account_id = run_field_rep_scenario(visit, rep, autocomplete=autocomplete)
-    except Exception:
-        visit.page.screenshot(path=ARTIFACTS / f"browser-{label}-FAILED.png", full_page=True)
-        raise
-    finally:
-        visit.close()
-    assert visit.problems == [], visit.problems
+
+    def scenario(visit):
+        return run_field_rep_scenario(visit, rep, autocomplete=autocomplete)
+
+    account_id = run_visit(browser, live_server, viewport, label, scenario)
 
     account = Account.objects.get(pk=account_id)
     assert (account.name, account.grade, account.owner_id, account.credit_code) == (ACCOUNT_NAME, "A", rep.pk, "")

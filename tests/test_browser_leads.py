@@ -13,7 +13,7 @@ import re
 import pytest
 
 from core.choices import Scope
-from tests.test_browser import ARTIFACTS, DESKTOP, PASSWORD, PHONE, Visit, browser, expect  # noqa: F401
+from tests.test_browser import DESKTOP, PASSWORD, PHONE, browser, expect, run_visit  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,18 +32,6 @@ def log_in(visit, user):
     page.fill("#id_password", PASSWORD)
     visit.submit(page.locator("form"))
     expect(page.locator("nav.navbar")).to_be_visible()
-
-
-def run_visit(browser, live_server, viewport, label, scenario):  # noqa: F811 - the fixture's value
-    visit = Visit(browser, live_server, viewport, label)
-    try:
-        scenario(visit)
-    except Exception:
-        visit.page.screenshot(path=ARTIFACTS / f"browser-{label}-FAILED.png", full_page=True)
-        raise
-    finally:
-        visit.close()
-    assert visit.problems == [], visit.problems
 
 
 HEADER = ["客户名称", "联系人", "手机", "邮箱", "省份", "线索来源"]

@@ -63,36 +63,53 @@ def test_merging_a_pair_both_ways_at_once_merges_it_once(org, monkeypatch):
     assert Lead.objects.count() == 1 and MergeRecord.objects.count() == 1
 
 
-def test_a_lead_created_while_another_writer_holds_the_phone_waits_and_is_refused(org, set_rule):
-    """Another writer (an import, or someone creating a lead) has created, not yet committed, a lead with
-    this phone: this create waits for it instead of checking past it, and is refused by the block rule."""
-    from dedupe.service import DuplicateError, lock_lead_creation
-    from leads.actions import create_lead
+@contextlib.contextmanager
+def another_writer(org, *, creating_phone: str = "", release_after: float | None = 0.5):
+    """A second connection takes the lead-creation lock, as an import's transaction does, creates a lead
+    with `creating_phone` if given, and holds both: until `release_after` seconds into the block (the
+    block then waits for it), or else until the block ends."""
+    from django.db import transaction
+
+    from dedupe.service import lock_lead_creation
     from leads.models import Lead
 
-    set_rule("lead", "phone", action="block")
     holding, release = threading.Event(), threading.Event()
 
-    def other_writer():
+    def hold():
         from django.db import connection as own
-        from django.db import transaction
 
         try:
             with transaction.atomic():
                 lock_lead_creation()
-                Lead.objects.create(company="先到的线索", phone="+8613900139000", owner=org.admin)
+                if creating_phone:
+                    Lead.objects.create(company="另一个写入者的线索", phone=creating_phone, owner=org.admin)
                 holding.set()
                 release.wait(10)
         finally:
             own.close()
 
-    other = threading.Thread(target=other_writer)
+    other = threading.Thread(target=hold)
     other.start()
-    assert holding.wait(10)
-    threading.Timer(0.5, release.set).start()
-    with pytest.raises(DuplicateError):
+    try:
+        assert holding.wait(10)
+        if release_after is not None:
+            threading.Timer(release_after, release.set).start()
+        yield
+    finally:
+        release.set()
+        other.join(10)
+
+
+def test_a_lead_created_while_another_writer_holds_the_phone_waits_and_is_refused(org, set_rule):
+    """Another writer (an import, or someone creating a lead) has created, not yet committed, a lead with
+    this phone: this create waits for it instead of checking past it, and is refused by the block rule."""
+    from dedupe.service import DuplicateError
+    from leads.actions import create_lead
+    from leads.models import Lead
+
+    set_rule("lead", "phone", action="block")
+    with another_writer(org, creating_phone="+8613900139000"), pytest.raises(DuplicateError):
         create_lead(user=org.admin, data={"company": "后到的线索", "phone": "13900139000"})
-    other.join(10)
     assert Lead.objects.filter(phone="+8613900139000").count() == 1
 
 
@@ -131,34 +148,14 @@ def test_an_edit_takes_the_lead_lock_only_when_it_changes_what_the_rules_compare
 def test_an_edit_to_a_phone_another_writer_is_creating_waits_and_is_refused(org, set_rule):
     """Another writer (an import) has created, not yet committed, a lead with this phone: an edit that
     gives another lead the same phone waits for it, then the block rule refuses the edit."""
-    from dedupe.service import DuplicateError, lock_lead_creation
+    from dedupe.service import DuplicateError
     from leads.actions import update_lead
     from leads.models import Lead
 
     set_rule("lead", "phone", action="block")
     edited = Lead.objects.create(company="已有的线索", phone="+8613700137000", owner=org.admin)
-    holding, release = threading.Event(), threading.Event()
-
-    def other_writer():
-        from django.db import connection as own
-        from django.db import transaction
-
-        try:
-            with transaction.atomic():
-                lock_lead_creation()
-                Lead.objects.create(company="导入的线索", phone="+8613900139000", owner=org.admin)
-                holding.set()
-                release.wait(10)
-        finally:
-            own.close()
-
-    other = threading.Thread(target=other_writer)
-    other.start()
-    assert holding.wait(10)
-    threading.Timer(0.5, release.set).start()
-    with pytest.raises(DuplicateError):
+    with another_writer(org, creating_phone="+8613900139000"), pytest.raises(DuplicateError):
         update_lead(lead=edited, user=org.admin, data={"phone": "13900139000"})
-    other.join(10)
     assert Lead.objects.filter(phone="+8613900139000").count() == 1
 
 
@@ -167,31 +164,11 @@ def test_a_writer_holding_a_row_lock_does_not_wait_for_the_lead_lock(org):
     holding the lead lock may be waiting for that row): it is told to save again instead."""
     from django.db import transaction
 
-    from dedupe.service import hold_lead_creation_lock, lock_lead_creation
+    from dedupe.service import hold_lead_creation_lock
 
-    holding, release = threading.Event(), threading.Event()
-
-    def other_writer():
-        from django.db import connection as own
-
-        try:
-            with transaction.atomic():
-                lock_lead_creation()
-                holding.set()
-                release.wait(10)
-        finally:
-            own.close()
-
-    other = threading.Thread(target=other_writer)
-    other.start()
-    try:
-        assert holding.wait(10)
-        with transaction.atomic(), pytest.raises(DomainError) as caught:
-            hold_lead_creation_lock()
-        assert caught.value.code == "duplicate_check_busy" and caught.value.status == 409
-    finally:
-        release.set()
-        other.join(10)
+    with another_writer(org, release_after=None), transaction.atomic(), pytest.raises(DomainError) as caught:
+        hold_lead_creation_lock()
+    assert caught.value.code == "duplicate_check_busy" and caught.value.status == 409
     with transaction.atomic():
         hold_lead_creation_lock()  # free again
         assert _holds_lead_creation_lock()
