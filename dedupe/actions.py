@@ -25,7 +25,7 @@ from org.permissions import is_admin, require_admin
 
 from .choices import DEDUPE_OBJECTS, DEFAULT_RULES, RULE_TARGET, MergePick, RuleAction
 from .models import DuplicateRule, MergeRecord
-from .service import Rule, model_for, rules_for
+from .service import RULE_INPUTS, Rule, lock_lead_creation, model_for, rules_for
 
 RULE_HISTORY_TYPE = "duplicate_rule"
 
@@ -467,6 +467,19 @@ def _derived(object_type: str, survivor, loser) -> dict:
     return data
 
 
+def _may_change_compared_values(model, survivor_id, loser_id) -> bool:
+    """The two records differ in a value the duplicate rules compare (read without locks: a merge of
+    two records that agree on them leaves them as they are)."""
+    try:
+        survivor_id, loser_id = int(survivor_id), int(loser_id)
+    except (TypeError, ValueError):
+        return True  # refused later, with its field error
+    concrete = {f.attname for f in model._meta.concrete_fields}
+    names = sorted({name for names in RULE_INPUTS.values() for name in names} & concrete)
+    rows = {row.pop("pk"): row for row in model.all_objects.filter(pk__in=[survivor_id, loser_id]).values("pk", *names)}
+    return len(rows) < 2 or rows.get(survivor_id) != rows.get(loser_id)
+
+
 @transaction.atomic
 def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, picks: dict | None = None):
     """Merge `loser` into `survivor` in one transaction: the survivor keeps every follow-up, opportunity,
@@ -479,6 +492,10 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
             {"object": [_("Select a valid choice. That choice is not one of the available choices.")]}
         )
     model = model_for(object_type)
+    if object_type == ObjectType.LEAD and _may_change_compared_values(model, survivor_id, loser_id):
+        # PostgreSQL: the survivor may take a phone, email or name the duplicate rules compare, which
+        # writers of new leads serialise on; take that lock before the row locks, in the order imports do.
+        lock_lead_creation()
     survivor, loser = _get_pair(model, user, survivor_id, loser_id)
     picks = dict(picks or {})
     fields = merge_fields(object_type)

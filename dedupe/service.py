@@ -635,11 +635,12 @@ def hold_lead_creation_lock() -> None:
         )
 
 
-def lock_before_edit(model, *, pk, data: dict | None) -> None:
+def lock_before_edit(model, *, pk, data: dict | None, options: dict) -> None:
     """PostgreSQL: a lead edit that changes what the duplicate rules read, or a restore (its values come
     back all at once), takes the lead-creation lock before the lead's row lock, in the order import
-    writers take them. So it waits for a writer that may be creating the same phone, then checks."""
-    if connection.vendor != "postgresql":
+    writers take them. So it waits for a writer that may be creating the same phone, then checks. A save
+    that skips the check (a merge, which takes the lock itself before its row locks) leaves it alone."""
+    if connection.vendor != "postgresql" or options.get("skip_duplicate_check"):
         return
     rules = [r for r in rules_for(model.object_type) if r.enforced]
     inputs = {name for r in rules for name in RULE_INPUTS[r.kind]} & {f.attname for f in model._meta.concrete_fields}

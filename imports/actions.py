@@ -220,7 +220,9 @@ def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = Non
     page = []
     for r in results:
         if r.record_id and r.record_id not in visible:
-            reasons = r.reasons or {"__all__": [hidden.get(r.record_id, _("Already exists."))]}
+            reasons = r.reasons
+            if not reasons and r.outcome in (RowOutcome.SKIPPED, RowOutcome.MERGED):  # what it matched
+                reasons = {"__all__": [hidden.get(r.record_id, _("Already exists."))]}
             r = r._replace(record_id=None, reasons=reasons)
         page.append(r)
     return page, following

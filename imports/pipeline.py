@@ -504,21 +504,21 @@ def imported_before(fingerprints: list[int]) -> tuple[dict[int, int], list[int]]
 
     # Only fixed table names and the lead type's constant value are interpolated; fingerprints are bound.
     sql = (
-        f"SELECT f.id, f.record_id, l.id, s.id FROM {ImportFingerprint._meta.db_table} f "  # noqa: S608
+        f"SELECT f.id, f.record_id, l.id, m.id, s.id FROM {ImportFingerprint._meta.db_table} f "  # noqa: S608
         f"LEFT JOIN {Lead._meta.db_table} l ON l.id = f.record_id "
         f"LEFT JOIN {MergeRecord._meta.db_table} m ON m.object_type = '{ObjectType.LEAD.value}' "
         f"AND m.loser_id = f.record_id "
         f"LEFT JOIN {Lead._meta.db_table} s ON s.id = m.survivor_id WHERE f.id IN ({{}})"
     )
-    alive, gone = {}, []
-    for fp, record_id, lead_id, survivor_id in _lookup(sql, sorted(fingerprints)):  # in key order
+    alive, gone = {}, set()
+    for fp, record_id, lead_id, merge_id, survivor_id in _lookup(sql, sorted(fingerprints)):  # in key order
         if survivor_id is not None:
             alive[fp] = survivor_id
-        elif lead_id is not None:
-            alive.setdefault(fp, record_id)
-        elif fp not in alive:
-            gone.append(fp)
-    return alive, [fp for fp in gone if fp not in alive]
+        elif merge_id is None and lead_id is not None:
+            alive[fp] = record_id
+        else:  # purged, or merged into a record since purged (the merged loser cannot come back)
+            gone.add(fp)
+    return alive, sorted(gone - set(alive))
 
 
 def existing_leads(rows: list[tuple]) -> dict[int, int]:

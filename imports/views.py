@@ -125,9 +125,8 @@ def _rows_context(request, job: ImportJob) -> dict:
     except ValueError:
         after = None
     results, following = actions.row_page(job=job, user=request.user, outcome=outcome, after=after, limit=ROWS_PER_PAGE)
-    names = {
-        lead.pk: str(lead) for lead in Lead.all_objects.filter(pk__in={r.record_id for r in results if r.record_id})
-    }
+    linked = Lead.all_objects.filter(pk__in={r.record_id for r in results if r.record_id})
+    names = {lead.pk: str(lead) for lead in linked.only("company", "contact_name")}
     counts = {
         RowOutcome.CREATED: job.created_count,
         RowOutcome.MERGED: job.merged_count,

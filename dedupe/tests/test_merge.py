@@ -354,7 +354,9 @@ def test_re_importing_the_losers_row_is_skipped_as_the_survivor(org, rep, make):
     Lead.all_objects.filter(pk=loser.pk).delete()
     third = run_import()
     assert [(r.outcome, r.record_id) for r in job_rows(third)] == [("skipped", last.pk)]
-    # once the last survivor is purged too, the row may be imported again
+    # once the last survivor is purged, the row may be imported again, though the merged survivor in
+    # between still sits in the recycle bin (it can never come back)
+    assert Lead.all_objects.filter(pk=survivor.pk, deleted_at__isnull=False).exists()
     Lead.all_objects.filter(pk=last.pk).delete()
     assert run_import().created_count == 1
 

@@ -23,8 +23,10 @@ def test_merging_a_pair_both_ways_at_once_merges_it_once(org, monkeypatch):
     from dedupe.models import MergeRecord
     from leads.models import Lead
 
-    a = Lead.objects.create(company="华为技术有限公司", owner=org.admin)
-    b = Lead.objects.create(company="华为技术", owner=org.admin)
+    # The same compared values (company, phone, email): the merges take no lead-creation lock, so it is
+    # their row locks that meet.
+    a = Lead.objects.create(company="华为技术有限公司", contact_name="张三", owner=org.admin)
+    b = Lead.objects.create(company="华为技术有限公司", contact_name="李四", owner=org.admin)
     # Hold each merge after it has locked its first record until the other has too: the moment two
     # merges that lock one record after the other wait for each other for good.
     both_locked_one = threading.Barrier(2, timeout=5)
@@ -172,3 +174,45 @@ def test_a_writer_holding_a_row_lock_does_not_wait_for_the_lead_lock(org):
     with transaction.atomic():
         hold_lead_creation_lock()  # free again
         assert _holds_lead_creation_lock()
+
+
+def test_a_merge_taking_the_losers_phone_waits_for_an_import_instead_of_deadlocking_with_it(org, set_rule):
+    """An import holds the lead-creation lock and is about to merge a row into the survivor (its row lock
+    next). A merge that gives the survivor the loser's phone takes the lead lock before its row locks, so
+    it waits for the import instead of holding the survivor while waiting for the lock (a deadlock, which
+    PostgreSQL would break by failing one of the two)."""
+    from django.db import transaction
+
+    from dedupe.service import lock_lead_creation
+    from leads.models import Lead
+
+    set_rule("lead", "phone", action="block")
+    survivor = Lead.objects.create(company="华为技术有限公司", phone="+8613800138000", owner=org.admin)
+    loser = Lead.objects.create(company="华为技术", phone="+8613900139000", owner=org.admin)
+    holding, outcome = threading.Event(), []
+
+    def importer():
+        from django.db import connection as own
+
+        try:
+            with transaction.atomic():
+                lock_lead_creation()
+                holding.set()
+                threading.Event().wait(0.5)  # the merge starts meanwhile
+                Lead.objects.select_for_update().get(pk=survivor.pk)
+            outcome.append("ok")
+        except Exception as error:  # noqa: BLE001 - surfaced by the assertion
+            outcome.append(repr(error))
+        finally:
+            own.close()
+
+    other = threading.Thread(target=importer)
+    other.start()
+    assert holding.wait(10)
+    merge_records(
+        object_type="lead", user=org.admin, survivor_id=survivor.pk, loser_id=loser.pk, picks={"phone": "loser"}
+    )
+    other.join(20)
+    assert outcome == ["ok"]
+    survivor.refresh_from_db()
+    assert survivor.phone == "+8613900139000"

@@ -262,6 +262,13 @@ def test_the_finished_import_page_lists_what_became_of_each_row(org, rep, web_fo
     assert rest.count('<tr data-row="') == 2 and 'data-testid="rows-next"' not in rest
     for bad in ({"outcome": "<script>"}, {"after": "x"}, {"after": "-3"}):
         assert web.get(f"/imports/{job.pk}/", bad).status_code == 200
+    # a lead the import created and that has since gone to someone the importer cannot see: no link, and
+    # no "already exists" either (that is for rows that matched a lead)
+    Lead.objects.filter(pk=huawei.pk).update(owner=colleague)
+    monkeypatch.setattr(views, "ROWS_PER_PAGE", 50)
+    created = web.get(f"/imports/{job.pk}/", {"outcome": "created"}).content.decode()
+    assert created.count('<tr data-row="') == 2 and f"/leads/{huawei.pk}/" not in created
+    assert "Already exists" not in created
 
 
 def test_duplicate_rules_an_admin_enforced_apply_to_imports(org, rep):
