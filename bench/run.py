@@ -558,6 +558,8 @@ from pools.models import Pool
 pool = Pool.objects.get(name="bench 线索公海")
 with connection.cursor() as c:
     c.execute("PRAGMA wal_autocheckpoint=0")
+import os
+actions.SWEEP_CHUNK = int(os.environ.get("BENCH_SWEEP_CHUNK") or actions.SWEEP_CHUNK)  # to try other sizes
 held, real = [], actions._sweep_transaction
 def timed(work):
     began = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import json
 import logging
 import operator
 from collections import defaultdict
@@ -20,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.deletion import ProtectedError
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Concat, JSONArray, JSONObject, Left, NullIf
 from django.db.models.lookups import Exact
 from django.urls import reverse
@@ -741,13 +743,22 @@ def _due_ids(pool: Pool, rule: RecyclingRule, now, calendar: WorkCalendar) -> li
     return sorted(due_records.order_by().values_list("pk", flat=True))  # in id order: chunks of neighbours
 
 
+def _ids_q(ids: list[int]) -> Q:
+    """`pk IN ids` with the ids as one parameter (a JSON array on SQLite, an array on PostgreSQL): the ORM
+    would prepare each of 10,000 values for each of a chunk's statements, which cost as much as the
+    statements themselves (measured: 0.8 s of 1.8 s for 84,000 ids)."""
+    if connection.vendor == "sqlite":
+        return Q(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)]))
+    return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(ids)]))
+
+
 def _sweep_chunk(pool: Pool, rule: RecyclingRule, ids: list[int], now, calendar: WorkCalendar) -> int:
     """Recycle those of `ids` the rule still finds due: per distinct N three statements (history rows,
     pool log rows, the update). A record followed up since the ids were read is left alone."""
     model = pool.model
     scope = scope_q(pool, rule, model, by_ids=True)
     return sum(
-        _sweep_part(pool, rule, model.objects.filter(pk__in=ids).filter(scope).filter(part), now)
+        _sweep_part(pool, rule, model.objects.filter(_ids_q(ids)).filter(scope).filter(part), now)
         for part in due_parts(rule, model, now=now, calendar=calendar, strict=True)
     )
 
