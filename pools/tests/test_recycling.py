@@ -67,7 +67,7 @@ def test_the_sweep_uses_a_small_page_cache_and_gives_the_connection_its_own_back
     world.rule(days=30)
     world.lead("没人跟进", owner=world.rep, owner_since=at("2026-09-01"))
     sizes = []
-    real = actions._sweep_chunk
+    real = actions._sweep_part
 
     def observed(*args):
         with connection.cursor() as cursor:
@@ -75,7 +75,7 @@ def test_the_sweep_uses_a_small_page_cache_and_gives_the_connection_its_own_back
             sizes.append(cursor.fetchone()[0])
         return real(*args)
 
-    monkeypatch.setattr(actions, "_sweep_chunk", observed)
+    monkeypatch.setattr(actions, "_sweep_part", observed)
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         before = cursor.fetchone()[0]
@@ -116,6 +116,7 @@ def test_a_backlog_is_recycled_a_chunk_per_transaction(world, monkeypatch):
 
 @pytest.mark.django_db
 def test_a_record_followed_up_after_the_due_ids_were_read_stays(world, monkeypatch):
+    monkeypatch.setattr(actions, "SWEEP_CHUNK", 1)  # more than a chunk is due: ids first, then chunks
     world.rule(days=30)
     busy = world.lead("刚跟进", owner=world.rep, owner_since=at("2026-09-01"))
     idle = world.lead("没人跟进", owner=world.rep, owner_since=at("2026-09-01"))
