@@ -230,3 +230,58 @@ def test_an_admin_writes_an_assignment_rule_and_the_next_lead_follows_it(browser
     }, rule.conditions
     assert Lead.objects.get(company="上海张江芯片有限公司").owner == wang
     run_visit(browser, live_server, PHONE, "assignment-rep", rep)
+
+
+def test_the_lead_flow_pages_fit_a_phone(browser, live_server, org):  # noqa: F811
+    """Every page of the lead flow, opened by an admin on a 390 px phone: no page wider than the screen, no
+    script error, no failed request (Visit checks all three on each screenshot)."""
+    from capture.models import WebForm
+    from leads.models import Lead
+    from pools.models import Pool, RecyclingRule
+
+    pool = Pool.objects.create(name="华东线索公海", object_type="lead", daily_claim_limit=5)
+    pool.member_departments.add(org.east)
+    rule = RecyclingRule.objects.create(pool=pool, name="30 天未跟进", kind="no_followup", days=30)
+    lead = Lead.objects.create(
+        company="上海浦东新区张江高科技园区某某软件技术股份有限公司",
+        contact_name="欧阳娜娜",
+        phone="+8613800138000",
+        pool=pool,
+    )
+    Lead.objects.create(company="上海浦东张江某某软件有限公司", phone="+8613800138001", owner=org.admin)
+    form = WebForm.objects.create(name="官网留资表单", title="申请试用", run_as=org.admin)
+    pages = [
+        "/leads/",
+        f"/leads/{lead.pk}/",
+        f"/leads/{lead.pk}/convert/",
+        "/pools/",
+        f"/pools/{pool.pk}/",
+        f"/pools/{pool.pk}/records/{lead.pk}/",
+        f"/pools/{pool.pk}/settings/",
+        f"/pools/{pool.pk}/members/",
+        f"/pools/{pool.pk}/rules/",
+        f"/pools/{pool.pk}/rules/{rule.pk}/",
+        "/pools/due/",
+        "/pools/holidays/",
+        "/duplicates/check/?object=lead&name=张江软件",
+        "/duplicates/rules/",
+        "/duplicates/merges/",
+        "/assignment/",
+        "/assignment/rules/new/",
+        "/assignment/territories/",
+        "/assignment/territories/new/",
+        "/assignment/caps/",
+        "/assignment/qualification/",
+        "/imports/",
+        "/f/forms/",
+        f"/f/forms/{form.pk}/",
+    ]
+
+    def scenario(visit):
+        log_in(visit, org.admin)
+        for path in pages:
+            visit.goto(path)
+            expect(visit.page.locator("main")).to_be_visible()
+            visit.shot(path.strip("/").replace("/", "-").replace("?", "-")[:60] or "home")
+
+    run_visit(browser, live_server, PHONE, "tour", scenario)
