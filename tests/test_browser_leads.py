@@ -285,3 +285,25 @@ def test_the_lead_flow_pages_fit_a_phone(browser, live_server, org):  # noqa: F8
             visit.shot(path.strip("/").replace("/", "-").replace("?", "-")[:60] or "home")
 
     run_visit(browser, live_server, PHONE, "tour", scenario)
+
+
+@pytest.mark.parametrize("who", ["rep", "admin"])
+def test_every_menu_link_opens_for_whoever_sees_it(browser, live_server, org, who):  # noqa: F811
+    """The menu offers only what its user may open: each of its links answers without an error (403s and
+    404s included), on a desktop screen with the dropdowns in reach."""
+    user = org.admin if who == "admin" else org.user("rep", org.sh, scope=Scope.OWN)
+
+    def scenario(visit):
+        page = visit.page
+        log_in(visit, user)
+        links = page.locator("nav.navbar a[href^='/']").evaluate_all(
+            "(links) => links.map((a) => a.getAttribute('href'))"
+        )
+        links = sorted({href for href in links if href not in ("/logout/",) and not href.startswith("/i18n/")})
+        assert len(links) >= 5, links
+        for href in links:
+            visit.goto(href)
+            if not href.startswith(("/api/", "/admin/")):  # the API's and Django admin's own pages
+                expect(page.locator("main")).to_be_visible()
+
+    run_visit(browser, live_server, DESKTOP, f"menu-{who}", scenario)
