@@ -133,7 +133,7 @@ def update_record(
     options: dict | None = None,
 ):
     model = type(instance)
-    hooks.run_before_lock(model, pk=instance.pk, data=data, options=options)
+    hooks.run_before_lock(model, pk=instance.pk, user=user, data=data, options=options)
     current = get_for(model, user, Action.EDIT, instance.pk, lock=True)
     check_version(current, expected_version)
     before = history.snapshot(current)
@@ -177,7 +177,7 @@ def delete_record(*, instance, user, expected_version: int | None = None):
 @transaction.atomic
 def restore_record(*, instance, user):
     model = type(instance)
-    hooks.run_before_lock(model, pk=instance.pk, data=None, options={"restoring": True})
+    hooks.run_before_lock(model, pk=instance.pk, user=user, data=None, options={"restoring": True})
     current = get_for(model, user, Action.DELETE, instance.pk, include_deleted=True, lock=True)
     if current.deleted_at is None:
         return current

@@ -38,21 +38,21 @@ def unregister_save_check(object_type: str, fn: Callable) -> None:
 
 
 def register_before_lock(object_type: str, fn: Callable) -> None:
-    """`fn(model, *, pk, data: dict | None, options: dict)` runs in an update's (data) or a restore's (None)
-    transaction before the record's row is locked: the place to take a lock that other writers take before
-    row locks. `options` as the save checks get them."""
+    """`fn(model, *, pk, user, data: dict | None, options: dict)` runs in an update's (data) or a restore's
+    (None) transaction before the record's row is locked: the place to take a lock that other writers take
+    before row locks. `options` as the save checks get them."""
     bucket = _before_lock.setdefault(str(object_type), [])
     if fn not in bucket:
         bucket.append(fn)
 
 
-def run_before_lock(model, *, pk, data: dict | None, options: dict | None = None) -> None:
+def run_before_lock(model, *, pk, user, data: dict | None, options: dict | None = None) -> None:
     hooks = _before_lock.get(str(getattr(model, "object_type", "")), ())
     if not hooks:
         return
     merged = {**current_options(), **(options or {})}
     for fn in list(hooks):
-        fn(model, pk=pk, data=data, options=merged)
+        fn(model, pk=pk, user=user, data=data, options=merged)
 
 
 @contextlib.contextmanager

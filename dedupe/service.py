@@ -635,7 +635,7 @@ def hold_lead_creation_lock() -> None:
         )
 
 
-def lock_before_edit(model, *, pk, data: dict | None, options: dict) -> None:
+def lock_before_edit(model, *, pk, user, data: dict | None, options: dict) -> None:
     """PostgreSQL: a lead edit that changes what the duplicate rules read, or a restore (its values come
     back all at once), takes the lead-creation lock before the lead's row lock, in the order import
     writers take them. So it waits for a writer that may be creating the same phone, then checks. A save
@@ -645,14 +645,16 @@ def lock_before_edit(model, *, pk, data: dict | None, options: dict) -> None:
     rules = [r for r in rules_for(model.object_type) if r.enforced]
     inputs = {name for r in rules for name in RULE_INPUTS[r.kind]} & {f.attname for f in model._meta.concrete_fields}
     if data is None:
-        if inputs:
+        if inputs and model.all_objects.visible_to(user, Action.DELETE).filter(pk=pk).exists():
             lock_lead_creation()
         return
     touched = sorted(inputs & set(data))
     if not touched:
         return
-    stored = model.all_objects.filter(pk=pk).values(*touched).first() or {}
-    if any(stored.get(name) != data[name] for name in touched):  # unnormalised input counts as a change
+    # Read through the user's visibility: one who may not edit the lead is refused without first waiting
+    # for an import's transaction.
+    stored = model.objects.visible_to(user, Action.EDIT).filter(pk=pk).values(*touched).first()
+    if stored is not None and any(stored.get(name) != data[name] for name in touched):  # unnormalised = changed
         lock_lead_creation()
 
 

@@ -216,3 +216,21 @@ def test_a_merge_taking_the_losers_phone_waits_for_an_import_instead_of_deadlock
     assert outcome == ["ok"]
     survivor.refresh_from_db()
     assert survivor.phone == "+8613900139000"
+
+
+def test_someone_who_may_not_edit_the_lead_is_refused_without_waiting_for_an_import(org, set_rule):
+    from django.db import transaction
+
+    from core.choices import Scope
+    from core.errors import NotFoundError
+    from leads.actions import update_lead
+    from leads.models import Lead
+
+    set_rule("lead", "phone", action="block")
+    lead = Lead.objects.create(company="别人的线索", phone="+8613700137000", owner=org.admin)
+    outsider = org.user("outsider", org.south, scope=Scope.OWN)
+    with another_writer(org, release_after=None), transaction.atomic():
+        with connection.cursor() as cursor:  # were it to wait for the import, it would fail here instead
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        with pytest.raises(NotFoundError):
+            update_lead(lead=lead, user=outsider, data={"phone": "13900139000"})
