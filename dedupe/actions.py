@@ -25,7 +25,7 @@ from org.permissions import is_admin, require_admin
 
 from .choices import DEDUPE_OBJECTS, DEFAULT_RULES, RULE_TARGET, MergePick, RuleAction
 from .models import DuplicateRule, MergeRecord
-from .service import RULE_INPUTS, Rule, lock_lead_creation, model_for, rules_for
+from .service import Rule, compared_fields, lock_lead_creation, model_for, rules_for
 
 RULE_HISTORY_TYPE = "duplicate_rule"
 
@@ -474,8 +474,7 @@ def _may_change_compared_values(model, survivor_id, loser_id) -> bool:
         survivor_id, loser_id = int(survivor_id), int(loser_id)
     except (TypeError, ValueError):
         return True  # refused later, with its field error
-    concrete = {f.attname for f in model._meta.concrete_fields}
-    names = sorted({name for names in RULE_INPUTS.values() for name in names} & concrete)
+    names = compared_fields(model)
     rows = {row.pop("pk"): row for row in model.all_objects.filter(pk__in=[survivor_id, loser_id]).values("pk", *names)}
     return len(rows) < 2 or rows.get(survivor_id) != rows.get(loser_id)
 

@@ -599,10 +599,16 @@ class DuplicateError(DomainError, ValidationError):
         return str(self.message)
 
 
+def compared_fields(model, rules=None) -> list[str]:
+    """The columns of `model` that `rules` (every rule kind by default) compare."""
+    kinds = RULE_INPUTS if rules is None else [r.kind for r in rules]
+    concrete = {f.attname for f in model._meta.concrete_fields}
+    return sorted({name for kind in kinds for name in RULE_INPUTS[kind]} & concrete)
+
+
 def _changed_inputs(instance) -> set[str]:
     model = type(instance)
-    concrete = {f.attname for f in model._meta.concrete_fields}
-    names = [n for n in ("name", "company", "phone", "mobile", "email", "credit_code", "account_id") if n in concrete]
+    names = compared_fields(model)
     stored = model.all_objects.filter(pk=instance.pk).values(*names).first() or {}
     return {n for n in names if stored.get(n) != getattr(instance, n)}
 
@@ -642,13 +648,12 @@ def lock_before_edit(model, *, pk, user, data: dict | None, options: dict) -> No
     that skips the check (a merge, which takes the lock itself before its row locks) leaves it alone."""
     if connection.vendor != "postgresql" or options.get("skip_duplicate_check"):
         return
-    rules = [r for r in rules_for(model.object_type) if r.enforced]
-    inputs = {name for r in rules for name in RULE_INPUTS[r.kind]} & {f.attname for f in model._meta.concrete_fields}
+    inputs = compared_fields(model, [r for r in rules_for(model.object_type) if r.enforced])
     if data is None:
         if inputs and model.all_objects.visible_to(user, Action.DELETE).filter(pk=pk).exists():
             lock_lead_creation()
         return
-    touched = sorted(inputs & set(data))
+    touched = [name for name in inputs if name in data]
     if not touched:
         return
     # Read through the user's visibility: one who may not edit the lead is refused without first waiting

@@ -93,15 +93,15 @@ def test_a_backlog_is_recycled_a_chunk_per_transaction(world, monkeypatch):
     monkeypatch.setattr(actions, "SWEEP_CHUNK", 2)
     world.rule(days=30)
     leads = [world.lead(f"积压线索{i}", owner=world.rep, owner_since=at("2026-09-01")) for i in range(6)]
-    real, chunks = actions._sweep_chunk, []
+    real, chunks = actions._sweep, []
 
-    def failing_third(pool, rule, ids, now, calendar):
+    def failing_third(pool, rule, now, calendar, ids=None):
         chunks.append(list(ids))
         if len(chunks) == 3:
             raise RuntimeError("the worker died")
-        return real(pool, rule, ids, now, calendar)
+        return real(pool, rule, now, calendar, ids)
 
-    monkeypatch.setattr(actions, "_sweep_chunk", failing_third)
+    monkeypatch.setattr(actions, "_sweep", failing_third)
     with pytest.raises(RuntimeError):
         sweep()
     assert chunks == [[leads[0].pk, leads[1].pk], [leads[2].pk, leads[3].pk], [leads[4].pk, leads[5].pk]]
@@ -110,7 +110,7 @@ def test_a_backlog_is_recycled_a_chunk_per_transaction(world, monkeypatch):
         assert ChangeLog.objects.filter(object_id=lead.pk, action="transfer").count() == 1
         assert ClaimLog.objects.filter(object_id=lead.pk, action="recycle").count() == 1
     assert not ClaimLog.objects.filter(object_id__in=[leads[4].pk, leads[5].pk]).exists()
-    monkeypatch.setattr(actions, "_sweep_chunk", real)
+    monkeypatch.setattr(actions, "_sweep", real)
     assert sweep()[world.lead_pool.pk] == 2  # the next run takes the rest
 
 
