@@ -9,10 +9,13 @@ are recorded as runs, which also serve as the new leads' creation history (impor
 
 from __future__ import annotations
 
+import bisect
+import collections
 import contextlib
 import gc
 import hashlib
 import itertools
+import math
 import multiprocessing
 import re
 import threading
@@ -394,6 +397,7 @@ def match_existing(phones: set[str], emails: set[str]) -> tuple[dict[str, int], 
 
 
 MATCHED = "matched"  # a screen verdict: an existing lead has the row's phone or email (merge or skip)
+REPEAT = "repeat"  # a screen verdict: the row repeats an earlier row of the file (skipped, as that row's record)
 
 
 class RowScreen:
@@ -427,8 +431,8 @@ class RowScreen:
 
     def __call__(self, rows: list[tuple]) -> dict[int, tuple]:
         """row number → (outcome, record id, reasons, owner id): (RowOutcome.REJECTED, None, reasons, None)
-        for an owner column naming no one the importer may assign to; (RowOutcome.SKIPPED, None, reasons,
-        owner) for a repeat; (MATCHED, lead id, {}, owner) for an existing lead's phone or email; (None,
+        for an owner column naming no one the importer may assign to; (REPEAT, the earlier row's number,
+        reasons, owner) for a repeat; (MATCHED, lead id, {}, owner) for an existing lead's phone or email; (None,
         None, {}, owner) for a row with an owner and nothing else to say. Rows that end rejected or imported
         before (the writer looks again under its lock) are not remembered as earlier rows."""
         if self.chunks and self.chunks % self.keep == 0:  # the older generation holds `keep` chunks
@@ -465,7 +469,7 @@ class RowScreen:
                     first = seen_get(email) or older_get(email)
             if first is not None:
                 reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
-                verdicts[number] = (RowOutcome.SKIPPED, None, reasons, owner_id)
+                verdicts[number] = (REPEAT, first, reasons, owner_id)
                 continue
             seen[fp] = number
             if phone:
@@ -629,10 +633,15 @@ class BatchWriter:
     """Writes normalised batches: one transaction per batch, which also advances the job's cursor."""
 
     INSERTS_KEPT = 100  # id ranges of the last chunks written: more than the screen can be ahead of them
+    # The rows of the last chunks written, as (first row, record id, rows) entries (created runs or single
+    # rows): what the screen's repeats point back at. It remembers two generations of at most `ahead + 1`
+    # chunks (12 at most, see Chunks) and runs ahead of the writer, so 30 chunks are always enough.
+    ROWS_KEPT = 30
 
     def __init__(self, job: ImportJob):
         self.job = job
         self.inserted: list[tuple[int, int]] = []  # (first id, last id) of the leads of each chunk written
+        self.recent: collections.deque[list[tuple[int, int, int]]] = collections.deque(maxlen=self.ROWS_KEPT)
         self.insert_columns = (
             *LEAD_FIELDS,
             "owner_id",
@@ -707,6 +716,7 @@ class BatchWriter:
 
         job = self.job
         outcomes: list[tuple] = []  # (row number, outcome, record id, reasons, cells)
+        repeats: list[tuple] = []  # (row number, the earlier row's number, reasons)
         fresh: list[tuple] = []
         matched: dict[int, int] = {}  # row number → the existing lead with its phone or email
         previous = self.imported_before(results)
@@ -726,8 +736,8 @@ class BatchWriter:
                 outcomes.append((number, RowOutcome.SKIPPED, previous[third], {}, []))
                 continue
             if verdict is not None:
-                if outcome == RowOutcome.SKIPPED:
-                    outcomes.append((number, outcome, record_id, reasons, []))
+                if outcome == REPEAT:
+                    repeats.append((number, record_id, reasons))
                     continue
                 if outcome == MATCHED:
                     matched[number] = record_id
@@ -752,7 +762,25 @@ class BatchWriter:
         counts[RowOutcome.CREATED] += len(pending)
         outcomes.extend((p.row_number, RowOutcome.CREATED, p.pk, {}, []) for p in pending)
         self.record(outcomes, decisions)
+        if repeats:  # after the rest: the row a repeat points at may be in this chunk
+            counts[RowOutcome.SKIPPED] += len(repeats)
+            skipped = [(n, RowOutcome.SKIPPED, self.record_of_row(first), r, []) for n, first, r in repeats]
+            self.record(skipped, {}, remember=False)  # never the earlier row of another repeat
         placed.extend(decisions.values())
+
+    def record_of_row(self, number: int) -> int | None:
+        """The record an earlier row of the file created, was merged into or was skipped as (None when it
+        was rejected), from the chunks written last."""
+        for chunk in reversed(self.recent):
+            if not chunk or chunk[0][0] > number:
+                continue
+            at = bisect.bisect_right(chunk, (number, math.inf)) - 1
+            if at >= 0:
+                first_row, record_id, count = chunk[at]
+                if number < first_row + count:
+                    return record_id + (number - first_row)
+            return None
+        return None
 
     def imported_before(self, results: list[tuple]) -> dict[int, int]:
         """Fingerprint → the record it created, for the chunk's rows imported before. Looked up here, under
@@ -826,7 +854,7 @@ class BatchWriter:
             constants={"object_type": str(ObjectType.LEAD), "job_id": job.pk},
         )
 
-    def record(self, outcomes: list[tuple], decisions: dict) -> None:
+    def record(self, outcomes: list[tuple], decisions: dict, *, remember: bool = True) -> None:
         """The chunk's outcomes in row order: created rows as runs (consecutive rows that created
         consecutive records), every other row as its own entry; JSON adapted only where there is
         something to say.
@@ -882,6 +910,9 @@ class BatchWriter:
                 run = entry
                 by_row.append(0 if key is None else placements.setdefault(key, 1))
         close_run()
+        # entry: [job, row, outcome, record id, reasons, values, rows, placements]
+        if remember:
+            self.recent.append([(e[1], e[3], e[6]) for e in entries if e[3] is not None])
         insert_rows(
             ImportRow,
             ("job_id", "row_number", "outcome", "record_id", "reasons", "values", "row_count", "placements"),

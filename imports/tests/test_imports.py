@@ -385,6 +385,25 @@ def test_the_same_phone_or_email_twice_in_one_file_creates_one_lead(rep):
     assert job.created_count == 2 and job.skipped_count == 2
     second = ImportRow.objects.get(job=job, row_number=2)
     assert second.outcome == "skipped" and "1" in second.reasons["__all__"][0]
+    fourth = ImportRow.objects.get(job=job, row_number=4)
+    assert second.record_id == Lead.objects.get(company="甲公司").pk  # the lead the earlier row created
+    assert fourth.record_id == Lead.objects.get(company="丙公司").pk
+
+
+def test_a_repeat_points_at_the_lead_its_earlier_row_was_merged_into(rep):
+    """The earlier row matched an existing lead: its repeats are skipped as that lead, like it."""
+    assert run(actions.upload(user=rep, uploaded_file=csv_file([ROWS[0]]))).created_count == 1
+    existing = Lead.objects.get(company=ROWS[0][0])
+    rows = [
+        ["新公司", "", "", "", "", "", "", ""],
+        ["华为分部", "新联系人", ROWS[0][2], "", "", "", "", ""],  # the existing lead's phone: merged
+        ["华为又一分部", "", ROWS[0][2], "", "", "", "", ""],  # repeats row 2's phone
+    ]
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
+    job = run(job)
+    outcomes = {r.row_number: (r.outcome, r.record_id) for r in job_rows(job)}
+    assert outcomes[2] == ("merged", existing.pk) and outcomes[3] == ("skipped", existing.pk)
 
 
 def test_phone_and_email_lookups_use_the_partial_indexes(rep):
@@ -489,7 +508,7 @@ def test_created_rows_are_stored_as_runs_and_read_back_row_by_row(rep, api_for):
         (2, "created", leads["连号公司2"]),
         (3, "rejected", None),
         (4, "created", leads["连号公司4"]),
-        (5, "skipped", None),
+        (5, "skipped", leads["连号公司4"]),  # as the lead row 4 created
         (6, "created", leads["连号公司6"]),
         (7, "created", leads["连号公司7"]),
     ]
@@ -544,13 +563,17 @@ def test_a_row_repeating_an_earlier_row_of_the_same_transaction_is_that_row_agai
     settings.TIDE_IMPORT_PARALLEL_ROWS = 1  # the helper process, as for a big file
     rows = [[f"分块公司{i}", "", f"1380000{i:04d}", "", "", "", "", ""] for i in range(1, 201)]
     rows[14] = ["分块公司五", "另一个人", rows[4][2], "", "", "", "", ""]  # row 15 repeats row 5's mobile
+    rows[44] = ["分块公司七", "", rows[6][2], "", "", "", "", ""]  # row 45: row 7's mobile, two transactions on
     job = actions.upload(user=rep, uploaded_file=csv_file(rows))
     assert pipeline.rows_per_batch(job.total_rows) == 20  # two chunks to a transaction
     actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
     job = run(job)
-    assert (job.created_count, job.skipped_count, job.merged_count) == (199, 1, 0)
-    [repeat] = job_rows(job, outcome="skipped")
+    assert (job.created_count, job.skipped_count, job.merged_count) == (198, 2, 0)
+    repeat, later = job_rows(job, outcome="skipped")
     assert repeat.row_number == 15 and "5" in repeat.reasons["__all__"][0]
+    assert repeat.record_id == Lead.objects.get(company="分块公司5").pk  # created by the transaction's first chunk
+    assert later.row_number == 45 and "7" in later.reasons["__all__"][0]
+    assert later.record_id == Lead.objects.get(company="分块公司7").pk
     assert Lead.objects.get(company="分块公司5").contact_name == ""  # nothing merged into it
 
 
