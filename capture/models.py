@@ -13,7 +13,7 @@ from core.choices import Action, ObjectType
 from core.permissions import can
 from leads.choices import LeadSource
 
-from .choices import FORM_FIELDS, SubmissionOutcome
+from .choices import FORM_FIELDS, WEB_FORM_HISTORY_TYPE, SubmissionOutcome
 
 
 def new_form_key() -> str:
@@ -21,6 +21,7 @@ def new_form_key() -> str:
 
 
 class WebForm(models.Model):
+    history_type = WEB_FORM_HISTORY_TYPE
     # What an admin edits, and what the form's history records; never the token (`key`), which is a secret.
     history_fields = (
         "name",

@@ -1,6 +1,7 @@
 """Shared Open API machinery: bearer tokens, one error shape, keyset lists, ETag/If-Match and
 Idempotency-Key handling, and a CRUD router builder that every domain's api.py uses."""
 
+import datetime
 import hashlib
 import json
 from typing import Any
@@ -15,7 +16,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, django_auth
 
 from . import actions as core_actions
-from . import hooks
+from . import history, hooks
 from .choices import Action
 from .errors import DomainError, validation_error_fields
 from .keyset import keyset_page, parse_ordering
@@ -413,8 +414,73 @@ def build_crud_router(
                 core_actions.unshare_record(instance=instance, user=request.user, member=member)
             return Status(204, None)
 
+    @router.get(
+        "/{int:record_id}/history",
+        response={200: HistoryPageOut, 404: ErrorOut, 422: ErrorOut},
+        operation_id=f"{prefix}_history",
+        summary=f"The {model._meta.verbose_name}'s history",
+        description=(
+            "Who changed what and when, newest first: field-level old and new values, transfers, claims, "
+            "returns and recycling, merges, conversion, the import that created it. Labels, choice values and "
+            "the app's own notes come in the request's language (`Accept-Language`); `field` is the stable key."
+        ),
+    )
+    def record_history(request, record_id: int, params: Query[HistoryParams]):
+        instance = core_actions.get_for(model, request.user, Action.VIEW, record_id)
+        entries, next_cursor = history.history_page(instance, limit=params.limit, cursor=params.cursor)
+        return {"results": [history_out(entry) for entry in entries], "next_cursor": next_cursor}
+
     router.object_type = object_type
     return router
+
+
+class HistoryParams(Schema):
+    limit: int = Field(50, ge=1, le=200, description="Page size, 1–200.")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+
+
+class HistoryChangeOut(Schema):
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+class HistoryEntryOut(Schema):
+    id: int | None = Field(None, description="None for an entry kept elsewhere (the import run that created it).")
+    at: datetime.datetime
+    action: str
+    action_label: str
+    actor_id: int | None = None
+    actor_name: str = Field("", description="Empty when the system did it (a rule, the recycling sweep).")
+    note: str
+    changes: list[HistoryChangeOut]
+
+
+class HistoryPageOut(Schema):
+    results: list[HistoryEntryOut]
+    next_cursor: str | None = None
+
+
+def history_out(entry) -> dict:
+    return {
+        "id": entry.pk,
+        "at": entry.at,
+        "action": entry.action,
+        "action_label": str(entry.get_action_display()),
+        "actor_id": entry.actor_id,
+        "actor_name": str(entry.actor) if entry.actor_id else "",
+        "note": history.shown_note(entry),
+        "changes": [
+            {
+                "field": str(c.get("field") or ""),
+                "label": str(c.get("label") or ""),
+                "old": str(c.get("old") or ""),
+                "new": str(c.get("new") or ""),
+            }
+            for c in history.shown_changes(entry)
+        ],
+    }
 
 
 def payload_data(model, payload, *, exclude=(), partial: bool = False) -> dict:

@@ -15,7 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import RULE_KINDS_BY_TYPE, ClaimAction, DayCount, HolidaySource, PoolObjectType, RuleKind
+from .choices import (
+    POOL_HISTORY_TYPE,
+    RULE_KINDS_BY_TYPE,
+    ClaimAction,
+    DayCount,
+    HolidaySource,
+    PoolObjectType,
+    RuleKind,
+)
 
 MAX_DAYS = 3650
 MAX_LIMIT = 100_000
@@ -69,6 +77,7 @@ class PoolQuerySet(models.QuerySet):
 
 
 class Pool(models.Model):
+    history_type = POOL_HISTORY_TYPE  # its settings history (`object_type` is the kind of records it holds)
     # The settings an administrator sets: what creating and changing a pool accept, and what its history records
     # (core.history reads them; members and administrators are recorded beside them).
     history_fields = (

@@ -62,3 +62,18 @@ def querystring_with(context, **kwargs):
             params[key] = value
     params.pop("cursor", None)
     return "?" + params.urlencode()
+
+
+@register.filter
+def history_changes(entry):
+    """A history entry's changes in the reader's language (see core.history.shown_changes)."""
+    from core.history import shown_changes
+
+    return shown_changes(entry)
+
+
+@register.filter
+def history_note(entry):
+    from core.history import shown_note
+
+    return shown_note(entry)

@@ -422,7 +422,7 @@ def test_phone_and_email_lookups_use_the_partial_indexes(rep):
         assert "lead_phone_idx" in plan or "lead_email_idx" in plan, plan
 
 
-def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org, web_for):
+def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org, web_for, api_for):
     from django.utils import translation
 
     from assignment.models import AssignmentRule, RuleMember
@@ -457,6 +457,8 @@ def test_import_runs_the_assignment_rules_and_says_so_in_the_history(rep, org, w
     assert "展会轮询" in entry.note and "第 2 行" in entry.note  # in the reader's language
     page = web_for(org.admin).get(f"/leads/{web.pk}/")
     assert "其余进公海" in page.content.decode()  # the lead's page shows it
+    [entry] = api_for(org.admin).get(f"/leads/{web.pk}/history").json_body["results"]  # and the API
+    assert entry["id"] is None and entry["action"] == "create" and "leads.csv, row 5" in entry["note"]
     # a merge keeps the imported lead's origin on the survivor
     from dedupe.actions import merge_records
 

@@ -347,3 +347,27 @@ def test_recycle_now_from_the_api_is_for_pool_admins(world, api_for):
     assert (r.status_code, r.json_body["code"]) == (403, "permission_denied")
     r = api_for(world.boss).post(f"/pools/{world.lead_pool.pk}/recycle")
     assert r.status_code == 200 and r.json_body == {"count": 1}
+
+
+@pytest.mark.django_db
+def test_a_recycled_leads_history_reads_in_the_readers_language_through_the_api(world, api_for):
+    """Written by the sweep in Chinese (the site's language for jobs), read by an English integrator: the
+    label, the note's own words and the record's status come in English; names stay as written."""
+    from django.utils import translation
+
+    world.rule(days=30)
+    lead = world.lead("没人跟进", owner=world.rep, owner_since=at("2026-09-01"))
+    with translation.override("zh-hans"):
+        sweep()
+        actions.claim_lead(lead_id=lead.pk, user=world.rep, now=at("2026-11-26", 9))
+    api = api_for(world.rep)
+    english = api.get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "en"}).json_body["results"]
+    chinese = api.get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "zh-hans"}).json_body["results"]
+    assert [e["action"] for e in english] == ["transfer", "transfer"]  # the claim, then the recycling
+    claim, recycled = english
+    assert recycled["note"] == "Recycled by the rule “30 天未跟进” of the public pool “华东线索公海”"
+    assert recycled["changes"] == [{"field": "owner", "label": "owner", "old": "Rep", "new": ""}]
+    assert recycled["actor_id"] is None and recycled["actor_name"] == ""
+    assert claim["note"] == "Claimed from the public pool “华东线索公海”" and claim["actor_name"] == "Rep"
+    assert chinese[1]["note"] == "按公海“华东线索公海”的回收规则“30 天未跟进”回收"
+    assert chinese[1]["changes"][0]["label"] == "负责人" and chinese[1]["action_label"] != recycled["action_label"]

@@ -1,0 +1,64 @@
+"""A record's history: shown in the reader's language whatever the writer's, paged through the API,
+and only to those who may see the record."""
+
+import pytest
+from django.utils import translation
+
+from core.choices import Scope
+from leads import actions as lead_actions
+from leads.models import Lead
+
+
+def change_status(lead, user, status, language):
+    with translation.override(language):
+        lead_actions.update_lead(lead=lead, user=user, data={"status": status})
+    return Lead.objects.get(pk=lead.pk)
+
+
+@pytest.mark.django_db
+def test_labels_and_choice_values_follow_the_reader_not_the_writer(org, web_for, api_for):
+    rep = org.user("rep", org.sh, scope=Scope.OWN)
+    lead = Lead.objects.create(company="语言测试有限公司", owner=rep)
+    lead = change_status(lead, rep, "contacted", "zh-hans")  # a rep working in Chinese
+    lead = change_status(lead, rep, "qualified", "en")  # an integrator in English
+    page = web_for(rep).get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "status: <del" in page and "Contacted" in page and "Qualified" in page
+    assert "已联系" not in page and "状态" not in page
+    page = web_for(rep).get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "已联系" in page and "Contacted" not in page
+    body = api_for(rep).get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "en"}).json_body
+    newest = body["results"][0]["changes"]
+    assert newest == [{"field": "status", "label": "status", "old": "Contacted", "new": "Qualified"}]
+    assert body["results"][1]["changes"][0] == {"field": "status", "label": "status", "old": "New", "new": "Contacted"}
+
+
+@pytest.mark.django_db
+def test_the_writers_own_words_are_left_as_written(org, api_for):
+    rep = org.user("rep", org.sh, scope=Scope.OWN)
+    other = org.user("other", org.sh, scope=Scope.OWN)
+    lead = Lead.objects.create(company="备注测试有限公司", owner=rep)
+    with translation.override("zh-hans"):
+        lead_actions.transfer_leads(ids=[lead.pk], user=org.admin, new_owner=other, note="客户要求换人 Converted")
+    [entry] = api_for(org.admin).get(f"/leads/{lead.pk}/history").json_body["results"]
+    assert entry["note"] == "客户要求换人 Converted"
+
+
+@pytest.mark.django_db
+def test_history_pages_through_every_entry_once_and_only_for_those_who_see_the_record(org, api_for):
+    rep = org.user("rep", org.sh, scope=Scope.OWN)
+    stranger = org.user("stranger", org.south, scope=Scope.OWN)
+    lead = Lead.objects.create(company="分页测试有限公司", owner=rep)
+    for n in range(7):
+        lead = change_status(lead, rep, ["contacted", "qualified"][n % 2], "en")
+    api = api_for(rep)
+    seen, cursor = [], None
+    while True:
+        body = api.get(f"/leads/{lead.pk}/history", {"limit": 3, **({"cursor": cursor} if cursor else {})}).json_body
+        seen += [e["id"] for e in body["results"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 7 and seen == sorted(seen, reverse=True)
+    assert api.get(f"/leads/{lead.pk}/history", {"cursor": "not-a-cursor"}).status_code == 422
+    assert api_for(stranger).get(f"/leads/{lead.pk}/history").status_code == 404
+    assert api.get(f"/leads/{lead.pk}/history", {"limit": 500}).status_code == 422
