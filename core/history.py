@@ -249,7 +249,8 @@ def _message_patterns() -> list[tuple[re.Pattern, str]]:
     return found
 
 
-def _note_part_in_reader_language(text: str) -> str:
+def in_reader_language(text: str) -> str:
+    """`text` in the reader's language if it is one of the app's messages (names and numbers in it kept)."""
     from django.conf import settings
 
     for code, _name in settings.LANGUAGES:
@@ -275,4 +276,4 @@ def shown_note(entry) -> str:
     """The note in the reader's language where it is made of the app's own messages (joined by " · "),
     names and numbers kept as written."""
     note = entry.note or ""
-    return " · ".join(_note_part_in_reader_language(part) for part in note.split(" · "))
+    return " · ".join(in_reader_language(part) for part in note.split(" · "))

@@ -315,6 +315,19 @@ def test_the_assignee_is_notified_in_the_app(org, reps, web_for):
     assert "通知测试公司" in web_for(reps[0]).get("/notifications/").content.decode()
 
 
+def test_a_notification_reads_in_the_recipients_language(org, reps, web_for):
+    """Written in the language of whoever created the lead; read in the recipient's."""
+    from django.utils import translation
+
+    rule(org, members=reps[:1], name="华东轮询")
+    with translation.override("zh-hans"):
+        new_lead(org.admin, company="语言通知公司")
+    english = web_for(reps[0]).get("/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "New lead for you: 语言通知公司" in english and "Assigned by the rule “华东轮询”." in english
+    chinese = web_for(reps[0]).get("/notifications/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "New lead for you" not in chinese and "语言通知公司" in chinese
+
+
 def test_the_creator_is_not_notified_of_his_own_lead(org, reps):
     from core.models import Notification
 
