@@ -397,7 +397,7 @@ def match_existing(phones: set[str], emails: set[str]) -> tuple[dict[str, int], 
 
 
 MATCHED = "matched"  # a screen verdict: an existing lead has the row's phone or email (merge or skip)
-REPEAT = "repeat"  # a screen verdict: the row repeats an earlier row of the file (skipped, as that row's record)
+REPEAT = "repeat"  # a screen verdict: the row repeats an earlier row of the file (as a whole, or its phone or email)
 
 
 class RowScreen:
@@ -431,10 +431,11 @@ class RowScreen:
 
     def __call__(self, rows: list[tuple]) -> dict[int, tuple]:
         """row number → (outcome, record id, reasons, owner id): (RowOutcome.REJECTED, None, reasons, None)
-        for an owner column naming no one the importer may assign to; (REPEAT, the earlier row's number,
-        reasons, owner) for a repeat; (MATCHED, lead id, {}, owner) for an existing lead's phone or email; (None,
-        None, {}, owner) for a row with an owner and nothing else to say. Rows that end rejected or imported
-        before (the writer looks again under its lock) are not remembered as earlier rows."""
+        for an owner column naming no one the importer may assign to; (REPEAT, (the earlier row's number,
+        whether the whole row repeats), reasons, owner) for a repeat; (MATCHED, lead id, {}, owner) for an
+        existing lead's phone or email; (None, None, {}, owner) for a row with an owner and nothing else to
+        say. Rows that end rejected or imported before (the writer looks again under its lock) are not
+        remembered as earlier rows."""
         if self.chunks and self.chunks % self.keep == 0:  # the older generation holds `keep` chunks
             self.older, self.seen = self.seen, {}
         self.chunks += 1
@@ -461,6 +462,7 @@ class RowScreen:
                     verdicts[number] = (None, None, {}, owner_id)
                 continue
             first = seen_get(fp) or older_get(fp)
+            whole = first is not None
             if check:  # a row repeating an earlier row's phone or email is that row again
                 phone, email = values[_PHONE], values[_EMAIL_AT]
                 if first is None and phone:
@@ -469,7 +471,7 @@ class RowScreen:
                     first = seen_get(email) or older_get(email)
             if first is not None:
                 reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
-                verdicts[number] = (REPEAT, first, reasons, owner_id)
+                verdicts[number] = (REPEAT, (first, whole), reasons, owner_id)
                 continue
             seen[fp] = number
             if phone:
@@ -716,7 +718,7 @@ class BatchWriter:
 
         job = self.job
         outcomes: list[tuple] = []  # (row number, outcome, record id, reasons, cells)
-        repeats: list[tuple] = []  # (row number, the earlier row's number, reasons)
+        repeats: list[tuple] = []  # (row number, (the earlier row's number, whole row?), reasons, values)
         fresh: list[tuple] = []
         matched: dict[int, int] = {}  # row number → the existing lead with its phone or email
         previous = self.imported_before(results)
@@ -737,7 +739,7 @@ class BatchWriter:
                 continue
             if verdict is not None:
                 if outcome == REPEAT:
-                    repeats.append((number, record_id, reasons))
+                    repeats.append((number, record_id, reasons, values))
                     continue
                 if outcome == MATCHED:
                     matched[number] = record_id
@@ -763,10 +765,23 @@ class BatchWriter:
         outcomes.extend((p.row_number, RowOutcome.CREATED, p.pk, {}, []) for p in pending)
         self.record(outcomes, decisions)
         if repeats:  # after the rest: the row a repeat points at may be in this chunk
-            counts[RowOutcome.SKIPPED] += len(repeats)
-            skipped = [(n, RowOutcome.SKIPPED, self.record_of_row(first), r, []) for n, first, r in repeats]
-            self.record(skipped, {}, remember=False)  # never the earlier row of another repeat
+            self.record(self.repeated(repeats, counts), {}, remember=False)  # never the earlier row of a repeat
         placed.extend(decisions.values())
+
+    def repeated(self, repeats: list[tuple], counts: dict) -> list[tuple]:
+        """Outcomes of the rows repeating an earlier row of the file: skipped as the record that row ended
+        as; in merge mode a row sharing only its phone or email is merged into that record, as it would be
+        were the earlier row's lead older than the screen remembers."""
+        merge = self.job.on_duplicate == OnDuplicate.MERGE
+        outcomes = []
+        for number, (first, whole), reasons, values in repeats:
+            record_id = self.record_of_row(first)
+            outcome = RowOutcome.SKIPPED
+            if merge and not whole and record_id is not None and _merge_into(record_id, values, self.job.created_by):
+                outcome = RowOutcome.MERGED
+            counts[outcome] += 1
+            outcomes.append((number, outcome, record_id, reasons, []))
+        return outcomes
 
     def record_of_row(self, number: int) -> int | None:
         """The record an earlier row of the file created, was merged into or was skipped as (None when it

@@ -391,7 +391,7 @@ def test_the_same_phone_or_email_twice_in_one_file_creates_one_lead(rep):
 
 
 def test_a_repeat_points_at_the_lead_its_earlier_row_was_merged_into(rep):
-    """The earlier row matched an existing lead: its repeats are skipped as that lead, like it."""
+    """The earlier row matched an existing lead: its repeats go to that lead too (merged, in merge mode)."""
     assert run(actions.upload(user=rep, uploaded_file=csv_file([ROWS[0]]))).created_count == 1
     existing = Lead.objects.get(company=ROWS[0][0])
     rows = [
@@ -403,7 +403,7 @@ def test_a_repeat_points_at_the_lead_its_earlier_row_was_merged_into(rep):
     actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
     job = run(job)
     outcomes = {r.row_number: (r.outcome, r.record_id) for r in job_rows(job)}
-    assert outcomes[2] == ("merged", existing.pk) and outcomes[3] == ("skipped", existing.pk)
+    assert outcomes[2] == ("merged", existing.pk) and outcomes[3] == ("merged", existing.pk)
 
 
 def test_phone_and_email_lookups_use_the_partial_indexes(rep):
@@ -558,25 +558,30 @@ def test_a_lead_imported_before_creations_were_derived_shows_its_creation_once(r
 
 
 @pytest.mark.django_db(transaction=True)  # the helper reads on its own connection: data must be committed
-def test_a_row_repeating_an_earlier_row_of_the_same_transaction_is_that_row_again(rep, settings, monkeypatch):
-    """With a helper process several chunks share a transaction; a repeat of an earlier chunk's row is
-    "the same as row N", not merged into the lead that row just created."""
+@pytest.mark.parametrize("on_duplicate", ["skip", "merge"])
+def test_a_row_repeating_an_earlier_row_of_one_transaction_is_that_row_again(rep, settings, monkeypatch, on_duplicate):
+    """With a helper process several chunks share a transaction. A row sharing an earlier row's phone is
+    skipped as the lead that row created, or merged into it, as it would be were that lead older; a row
+    repeating an earlier one whole is skipped as it."""
     monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)
     settings.TIDE_IMPORT_PARALLEL_ROWS = 1  # the helper process, as for a big file
     rows = [[f"分块公司{i}", "", f"1380000{i:04d}", "", "", "", "", ""] for i in range(1, 201)]
     rows[14] = ["分块公司五", "另一个人", rows[4][2], "", "", "", "", ""]  # row 15 repeats row 5's mobile
     rows[44] = ["分块公司七", "", rows[6][2], "", "", "", "", ""]  # row 45: row 7's mobile, two transactions on
+    rows[45] = list(rows[8])  # row 46 repeats row 9 whole
     job = actions.upload(user=rep, uploaded_file=csv_file(rows))
     assert pipeline.rows_per_batch(job.total_rows) == 20  # two chunks to a transaction
-    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="merge")
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate=on_duplicate)
     job = run(job)
-    assert (job.created_count, job.skipped_count, job.merged_count) == (198, 2, 0)
-    repeat, later = job_rows(job, outcome="skipped")
-    assert repeat.row_number == 15 and "5" in repeat.reasons["__all__"][0]
-    assert repeat.record_id == Lead.objects.get(company="分块公司5").pk  # created by the transaction's first chunk
-    assert later.row_number == 45 and "7" in later.reasons["__all__"][0]
-    assert later.record_id == Lead.objects.get(company="分块公司7").pk
-    assert Lead.objects.get(company="分块公司5").contact_name == ""  # nothing merged into it
+    merging = on_duplicate == "merge"
+    assert (job.created_count, job.skipped_count, job.merged_count) == (197, 1 if merging else 3, 2 if merging else 0)
+    outcomes = {r.row_number: (r.outcome, r.record_id, r.reasons) for r in job_rows(job) if r.outcome != "created"}
+    lead = {n: Lead.objects.get(company=f"分块公司{n}").pk for n in (5, 7, 9)}
+    kept = "merged" if merging else "skipped"
+    assert outcomes[15][:2] == (kept, lead[5]) and "5" in outcomes[15][2]["__all__"][0]
+    assert outcomes[45][:2] == (kept, lead[7]) and "7" in outcomes[45][2]["__all__"][0]
+    assert outcomes[46][:2] == ("skipped", lead[9])
+    assert Lead.objects.get(pk=lead[5]).contact_name == ("另一个人" if merging else "")  # its empty field filled
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write-ahead log")
