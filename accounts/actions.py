@@ -1,10 +1,15 @@
 """State changes of accounts; pages, the API and jobs call these and nothing else."""
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core import actions as core_actions
+from core import history
 
 from .models import Account, Tag
+
+# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
+TAGS_LABEL = history.message(gettext_noop("Tags"))
 
 
 def _tag_setter(tag_names):
@@ -18,7 +23,7 @@ def _tag_setter(tag_names):
         after = ", ".join(names)
         if before == after:
             return []
-        return [{"field": "tags", "label": _("Tags"), "old": before, "new": after}]
+        return [{"field": "tags", "label": _(TAGS_LABEL), "old": before, "new": after}]
 
     return after_save
 

@@ -22,6 +22,7 @@ from django.db.models import Count, Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core import history
 from core.choices import Action, HistoryAction, ObjectType, ShareAccess
@@ -40,6 +41,15 @@ from .models import (
     Territory,
     TerritoryMember,
 )
+
+# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
+RULE_NOTE = history.message(gettext_noop("Assignment rule “%(rule)s”"))
+TERRITORY_NOTE = history.message(gettext_noop("territory “%(territory)s”"))
+CREATOR_KEEPS_SIGHT_NOTE = history.message(gettext_noop("The person who entered the lead keeps sight of it."))
+NEW_LEAD_TITLE = history.message(gettext_noop("New lead for you: %(lead)s"))
+ASSIGNED_BY_RULE = history.message(gettext_noop("Assigned by the rule “%(rule)s”."))
+NEW_LEADS_TITLE = history.message(gettext_noop("%(count)d new leads for you"))
+TEAM_LABEL = history.message(gettext_noop("Team"))
 
 
 @dataclass
@@ -384,9 +394,9 @@ def decision_note(decision: Decision) -> str:
 
 def placement_note(rule: str, territory: str = "") -> str:
     """The words for a placement by a rule (and territory), from their names."""
-    note = _("Assignment rule “%(rule)s”") % {"rule": rule}
+    note = _(RULE_NOTE) % {"rule": rule}
     if territory:
-        note += " · " + _("territory “%(territory)s”") % {"territory": territory}
+        note += " · " + _(TERRITORY_NOTE) % {"territory": territory}
     return note
 
 
@@ -470,15 +480,15 @@ def notify_assignees(moving: list[Decision], actor) -> None:
             notify(
                 users=[owner],
                 kind=NOTIFICATION_KIND,
-                title=_("New lead for you: %(lead)s") % {"lead": lead},
-                body=_("Assigned by the rule “%(rule)s”.") % {"rule": group[0].rule.name},
+                title=_(NEW_LEAD_TITLE) % {"lead": lead},
+                body=_(ASSIGNED_BY_RULE) % {"rule": group[0].rule.name},
                 url=lead.get_absolute_url(),
             )
         else:
             notify(
                 users=[owner],
                 kind=NOTIFICATION_KIND,
-                title=_("%(count)d new leads for you") % {"count": len(group)},
+                title=_(NEW_LEADS_TITLE) % {"count": len(group)},
                 body=", ".join(str(d.lead) for d in group[:5]) + ("…" if len(group) > 5 else ""),
                 url=f"{reverse('leads:list')}?owner={owner.pk}",
             )
@@ -518,8 +528,8 @@ def assign_new_lead(*, lead: Lead, actor) -> Decision:
                 action=HistoryAction.SHARE,
                 actor=actor,
                 changes=[
-                    {"field": "team", "label": _("Team"), "old": "", "new": f"{actor} ({ShareAccess.VIEW.label})"}
+                    {"field": "team", "label": _(TEAM_LABEL), "old": "", "new": f"{actor} ({ShareAccess.VIEW.label})"}
                 ],
-                note=_("The person who entered the lead keeps sight of it."),
+                note=_(CREATOR_KEEPS_SIGHT_NOTE),
             )
     return decision

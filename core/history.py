@@ -111,6 +111,11 @@ def history_page(instance, *, limit: int, cursor: str | None = None) -> tuple[li
     derived = derived_entries(instance)
     if cursor:
         at, pk = decode_cursor(ChangeLog, "at", cursor)
+        if not isinstance(at, datetime.datetime) or timezone.is_naive(at):  # not one we gave out
+            from django.core.exceptions import ValidationError
+            from django.utils.translation import gettext as _
+
+            raise ValidationError({"cursor": [_("This cursor is not valid; start again from the first page.")]})
         stored = stored.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
         derived = [e for e in derived if (e.at, 0) < (at, pk)]
     entries = [*stored[: limit + 1], *derived]
@@ -129,11 +134,98 @@ def keep_derived(instance) -> int:
 
 
 # --- showing entries in the reader's language --------------------------------------------------------
-# Entries keep the labels, choice values and notes as their writer saw them (a rep's Chinese, an
-# integrator's English, a job's default). They are shown in the reader's language: labels and notes that
-# are one of the app's own messages are looked up in the translations (notes with names in them, such as
-# the pool a record was claimed from, stay as written), and a choice field's values are mapped back to
-# their code and shown with the reader's label.
+# Entries keep their labels, choice values and notes as their writer saw them (a rep's Chinese, an
+# integrator's English, a job's default). They are shown in the reader's language where that is safe:
+# a change's label from the record's model field (or a label the app registered), a choice field's value
+# mapped back to its code, and notes and notifications that are one of the messages the app registered
+# with `message()` (their names and numbers kept as written). Anything else — the writer's own words — is
+# shown as written. Plural messages are not registered and stay in the writer's language.
+
+_MESSAGES: list[str] = []
+
+
+def message(text: str) -> str:
+    """Register one of the app's own note, label or notification messages (its English source, marked
+    with `gettext_noop` where it is defined) so that what was written with it reads in any language."""
+    _MESSAGES.append(text)
+    _message_patterns.cache_clear()
+    _label_sources.cache_clear()
+    return text
+
+
+_PLACEHOLDER = re.compile(r"%\(([A-Za-z_]\w*)\)([sd])")
+
+
+def _pattern(text: str) -> re.Pattern | None:
+    """A regular expression matching `text` (a message with %(name)s / %(name)d placeholders) whatever
+    the values; None when a name repeats (no one way to read it back)."""
+    parts, names, at = [], set(), 0
+    for found in _PLACEHOLDER.finditer(text):
+        name, kind = found.groups()
+        if name in names:
+            return None
+        names.add(name)
+        parts.append(re.escape(text[at : found.start()].replace("%%", "%")))
+        parts.append(f"(?P<{name}>-?\\d+)" if kind == "d" else f"(?P<{name}>.+?)")
+        at = found.end()
+    parts.append(re.escape(text[at:].replace("%%", "%")))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _in_every_language(source) -> set[str]:
+    """A message (an English source, or a lazy label) as written in each of the site's languages."""
+    from django.conf import settings
+
+    written = {source} if isinstance(source, str) else set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            written.add(translation.gettext(source) if isinstance(source, str) else str(source))
+    return written
+
+
+def _load_messages() -> None:
+    """The apps register their messages where they define them (their actions): loading the URLconf
+    imports every one of those modules, in a process that has served no page yet too."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imported for its side effect
+
+
+@functools.cache
+def _message_patterns() -> list[tuple[re.Pattern, str]]:
+    """(pattern, source) for every registered message as written in each language, longest first."""
+    _load_messages()
+    found = []
+    for source in dict.fromkeys(_MESSAGES):
+        for written in _in_every_language(source):
+            pattern = _pattern(written)
+            if pattern is not None:
+                found.append((pattern, source))
+    found.sort(key=lambda item: -len(item[0].pattern))
+    return found
+
+
+@functools.cache
+def _label_sources() -> dict[str, object]:
+    """Labels as written in any language → their lazy source: every field of every model with a history,
+    and the labels the app registered."""
+    from django.apps import apps
+
+    _load_messages()
+    labels: dict[str, object] = {}
+    for model in apps.get_models():
+        if not getattr(model, "history_fields", ()):
+            continue
+        for field in model._meta.get_fields():
+            label = getattr(field, "verbose_name", None)
+            if label and getattr(field, "concrete", False):
+                for written in _in_every_language(label):
+                    labels.setdefault(written, label)
+    for source in _MESSAGES:
+        if "%(" not in source:
+            for written in _in_every_language(source):
+                labels.setdefault(written, source)
+    return labels
 
 
 @functools.cache
@@ -161,34 +253,26 @@ def _texts_in_every_language(field) -> dict[str, object]:
     return texts
 
 
-@functools.cache
-def _message_ids(language: str) -> dict[str, str]:
-    """The app's messages in `language` (its translation catalog, plain messages only) → their source text."""
-    catalog = translation.trans_real.translation(language)._catalog  # noqa: SLF001 - Django's own merged catalog
-    return {
-        text: key
-        for key, text in catalog.items()
-        if isinstance(key, str) and isinstance(text, str) and text and "\x04" not in key  # no plurals, no contexts
-    }
-
-
-def _message_in_reader_language(text: str) -> str:
-    from django.conf import settings
-
-    if not text:
-        return text
-    for code, _name in settings.LANGUAGES:
-        source = _message_ids(code).get(text)
-        if source is not None:
-            return translation.gettext(source)
-    return translation.gettext(text)  # an English source text, or the writer's own words (unchanged)
-
-
 def _choice_in_reader_language(field, text: str) -> str:
     value = _texts_in_every_language(field).get(text)
     if value is None:
         return text
     return str(dict(field.flatchoices).get(value, text))
+
+
+def _label_in_reader_language(model, change: dict) -> str:
+    label = str(change.get("label") or "")
+    if model is not None:
+        try:
+            field_label = getattr(model._meta.get_field(change.get("field") or ""), "verbose_name", None)
+        except FieldDoesNotExist:
+            field_label = None
+        if field_label:
+            return str(field_label)
+    source = _label_sources().get(label)
+    if source is None:
+        return label
+    return translation.gettext(source) if isinstance(source, str) else str(source)
 
 
 def shown_changes(entry) -> list[dict]:
@@ -199,12 +283,11 @@ def shown_changes(entry) -> list[dict]:
     for change in changes:
         if not isinstance(change, dict):
             continue
-        change = {**change, "label": _message_in_reader_language(str(change.get("label") or ""))}
+        change = {**change, "label": _label_in_reader_language(model, change)}
         try:
             field = model._meta.get_field(change.get("field") or "") if model is not None else None
         except FieldDoesNotExist:  # not one of the record's own fields (its team, tags, roles …)
-            shown.append(change)
-            continue
+            field = None
         if getattr(field, "choices", None):
             for side in ("old", "new"):
                 change[side] = _choice_in_reader_language(field, str(change.get(side) or ""))
@@ -212,68 +295,39 @@ def shown_changes(entry) -> list[dict]:
     return shown
 
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)([sd])")
-
-
-def _pattern(text: str) -> re.Pattern | None:
-    """A regular expression matching `text` (a message with %(name)s / %(name)d placeholders) whatever
-    the values; None when a name repeats (no one way to read it back)."""
-    parts, names, at = [], set(), 0
-    for found in _PLACEHOLDER.finditer(text):
-        name, kind = found.groups()
-        if name in names:
-            return None
-        names.add(name)
-        parts.append(re.escape(text[at : found.start()].replace("%%", "%")))
-        parts.append(f"(?P<{name}>-?\\d+)" if kind == "d" else f"(?P<{name}>.+?)")
-        at = found.end()
-    parts.append(re.escape(text[at:].replace("%%", "%")))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-@functools.cache
-def _message_patterns() -> list[tuple[re.Pattern, str]]:
-    """(pattern, source text) for every message with named placeholders, as written in each language."""
-    from django.conf import settings
-
-    found, seen = [], set()
-    for code, _name in settings.LANGUAGES:
-        for text, source in _message_ids(code).items():
-            for written in (text, source):  # translated, and as written in the source (English)
-                if (written, source) in seen or "%(" not in source or not _PLACEHOLDER.search(written):
-                    continue
-                seen.add((written, source))
-                pattern = _pattern(written)
-                if pattern is not None:
-                    found.append((pattern, source))
-    return found
-
-
-def in_reader_language(text: str) -> str:
-    """`text` in the reader's language if it is one of the app's messages (names and numbers in it kept)."""
-    from django.conf import settings
-
-    for code, _name in settings.LANGUAGES:
-        source = _message_ids(code).get(text)
-        if source is not None:
-            return translation.gettext(source)
+def _registered_in_reader_language(text: str) -> str | None:
     for pattern, source in _message_patterns():
         found = pattern.fullmatch(text)
         if found is not None:
-            values = {k: int(v) if _is_number_placeholder(source, k) else v for k, v in found.groupdict().items()}
+            values = {k: int(v) if f"%({k})d" in source else v for k, v in found.groupdict().items()}
             try:
                 return translation.gettext(source) % values
             except (KeyError, TypeError, ValueError):
-                return text
-    return translation.gettext(text)  # an English source text, or the writer's own words (unchanged)
+                return None
+    return None
 
 
-def _is_number_placeholder(source: str, name: str) -> bool:
-    return f"%({name})d" in source
+def in_reader_language(text: str) -> str:
+    """`text` in the reader's language where it is one of the app's registered messages (names and
+    numbers in it kept as written), or such messages joined by " · ", or one after a name and ": " (a
+    manager's copy of a reminder); otherwise as written."""
+    if not text:
+        return text
+    whole = _registered_in_reader_language(text)
+    if whole is not None:
+        return whole
+    parts = text.split(" · ")
+    if len(parts) > 1:
+        shown = [_registered_in_reader_language(part) for part in parts]
+        if all(part is not None for part in shown):
+            return " · ".join(shown)
+    name, sep, rest = text.partition(": ")
+    if sep:
+        shown_rest = _registered_in_reader_language(rest)
+        if shown_rest is not None:
+            return f"{name}: {shown_rest}"
+    return text
 
 
 def shown_note(entry) -> str:
-    """The note in the reader's language where it is made of the app's own messages (joined by " · "),
-    names and numbers kept as written."""
-    note = entry.note or ""
-    return " · ".join(in_reader_language(part) for part in note.split(" · "))
+    return in_reader_language(entry.note or "")

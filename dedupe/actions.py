@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from core import actions as core_actions
 from core import conditions as cond
@@ -27,7 +27,16 @@ from .choices import DEDUPE_OBJECTS, DEFAULT_RULES, RULE_TARGET, MergePick, Rule
 from .models import DuplicateRule, MergeRecord
 from .service import Rule, compared_fields, lock_lead_creation, model_for, rules_for
 
-RULE_HISTORY_TYPE = "duplicate_rule"
+RULE_HISTORY_TYPE = DuplicateRule.history_type
+
+
+# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
+MERGED_FROM_NOTE = history.message(gettext_noop("Merged “%(loser)s” (#%(id)s) into this record."))
+MERGED_INTO_NOTE = history.message(gettext_noop("Merged into “%(survivor)s” (#%(id)s)."))
+MERGED_TITLE = history.message(gettext_noop("“%(loser)s” was merged into “%(survivor)s”"))
+MERGED_BODY = history.message(
+    gettext_noop("%(user)s merged the duplicate; its follow-ups and history now belong to the surviving record.")
+)
 
 
 class _HistorySubject:
@@ -515,8 +524,8 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
         raise refusal
     now = timezone.now()
     survivor_repr, loser_repr = str(survivor), str(loser)
-    note_survivor = _("Merged “%(loser)s” (#%(id)s) into this record.") % {"loser": loser_repr, "id": loser.pk}
-    note_loser = _("Merged into “%(survivor)s” (#%(id)s).") % {"survivor": survivor_repr, "id": survivor.pk}
+    note_survivor = _(MERGED_FROM_NOTE) % {"loser": loser_repr, "id": loser.pk}
+    note_loser = _(MERGED_INTO_NOTE) % {"survivor": survivor_repr, "id": survivor.pk}
 
     data: dict = {}
     field_log = []
@@ -601,9 +610,8 @@ def merge_records(*, object_type: str, user, survivor_id: int, loser_id: int, pi
         notify(
             users=[loser_owner],
             kind="dedupe.merged",
-            title=_("“%(loser)s” was merged into “%(survivor)s”") % {"loser": loser_repr, "survivor": survivor},
-            body=_("%(user)s merged the duplicate; its follow-ups and history now belong to the surviving record.")
-            % {"user": user},
+            title=_(MERGED_TITLE) % {"loser": loser_repr, "survivor": survivor},
+            body=_(MERGED_BODY) % {"user": user},
             url=survivor.get_absolute_url(),
         )
     return record

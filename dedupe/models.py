@@ -21,6 +21,8 @@ class DuplicateRule(models.Model):
     Rows override choices.DEFAULT_RULES; `conditions` (a core.conditions set) narrows the existing
     records the rule compares with, e.g. only leads that are not invalid."""
 
+    history_type = "duplicate_rule"  # the type its settings history is written under
+
     object_type = models.CharField(_("object"), max_length=20, choices=OBJECT_CHOICES)
     kind = models.CharField(_("rule"), max_length=20, choices=RuleKind.choices)
     is_active = models.BooleanField(_("active"), default=True)

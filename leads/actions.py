@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core import actions as core_actions
 from core import history
@@ -19,6 +20,10 @@ from core.validators import normalize_phone, parse_cn_phone
 
 from .choices import LeadStatus
 from .models import Lead
+
+# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
+CONVERTED_NOTE = history.message(gettext_noop("Converted"))
+CONVERTED_FROM_LABEL = history.message(gettext_noop("Converted from lead"))
 
 
 def _has_explicit_owner(data: dict) -> bool:
@@ -192,7 +197,7 @@ def _origin_entry(record, lead: Lead, user, note: str) -> None:
         instance=record,
         action=HistoryAction.UPDATE,
         actor=user,
-        changes=[{"field": "source_lead", "label": _("Converted from lead"), "old": "", "new": str(lead)}],
+        changes=[{"field": "source_lead", "label": _(CONVERTED_FROM_LABEL), "old": "", "new": str(lead)}],
         note=note,
     )
 
@@ -405,5 +410,5 @@ def convert_lead(
                 "new": str(opportunity),
             }
         )
-    history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes, note=_("Converted"))
+    history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes, note=_(CONVERTED_NOTE))
     return current

@@ -8,6 +8,7 @@ from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core import actions as core_actions
 from core import history
@@ -16,6 +17,11 @@ from core.errors import PermissionDeniedError
 from core.permissions import can, forget_grants
 
 from .models import Department, Role, RolePermission, User
+
+# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
+DEPARTED_NOTE = history.message(gettext_noop("Departed"))
+ROLES_LABEL = history.message(gettext_noop("Roles"))
+PERMISSIONS_LABEL = history.message(gettext_noop("Permissions"))
 
 
 def _fix_path(department: Department) -> None:
@@ -117,7 +123,7 @@ def update_user(*, target: User, user, data: dict, roles=None, expected_version=
         forget_grants(current)
         after_roles = ", ".join(sorted(r.name for r in roles))
         if after_roles != before_roles:
-            changes.append({"field": "roles", "label": _("Roles"), "old": before_roles, "new": after_roles})
+            changes.append({"field": "roles", "label": _(ROLES_LABEL), "old": before_roles, "new": after_roles})
     if changes:
         history.write(instance=current, action=HistoryAction.UPDATE, actor=user, changes=changes)
     return current
@@ -169,7 +175,7 @@ def deactivate_user(*, target: User, user, hand_over_to: User | None = None) -> 
         changes=[
             {"field": "is_active", "label": str(User._meta.get_field("is_active").verbose_name), "old": "✓", "new": "✗"}
         ],
-        note=_("Departed"),
+        note=_(DEPARTED_NOTE),
     )
     return moved
 
@@ -191,7 +197,7 @@ def save_role(
         after = {t: (sorted(set(a)), s) for t, (a, s) in permissions.items() if a}
         if before == after:
             return []
-        return [{"field": "permissions", "label": _("Permissions"), "old": str(before), "new": str(after)}]
+        return [{"field": "permissions", "label": _(PERMISSIONS_LABEL), "old": str(before), "new": str(after)}]
 
     if role is None:
         return core_actions.create_record(model=Role, user=user, data=data, after_save=set_permissions)

@@ -27,7 +27,7 @@ from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from core import history
 from core.choices import Action, HistoryAction
@@ -54,6 +54,17 @@ POOL_FIELDS = Pool.history_fields
 RULE_FIELDS = RecyclingRule.history_fields
 MAX_ASSIGN = 500
 INVALID_CHOICE = "Select a valid choice. That choice is not one of the available choices."
+
+
+# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
+RULE_REMOVED_NOTE = history.message(gettext_noop("Recycling rule “%(rule)s” removed"))
+RULE_NOTE = history.message(gettext_noop("Recycling rule “%(rule)s”"))
+CLAIMED_NOTE = history.message(gettext_noop("Claimed from the public pool “%(pool)s”"))
+ASSIGNED_NOTE = history.message(gettext_noop("Assigned from the public pool “%(pool)s”"))
+RECYCLED_NOTE = history.message(gettext_noop("Recycled by the rule “%(rule)s” of the public pool “%(pool)s”"))
+RETURNED_NOTE = history.message(gettext_noop("Returned to the public pool “%(pool)s”: %(reason)s"))
+REMINDER_TITLE = history.message(gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"))
+REMINDER_BODY = history.message(gettext_noop("Follow up, or ask to have them locked, to keep them: %(records)s"))
 
 
 def model_for(object_type: str):
@@ -118,7 +129,7 @@ def _log_settings(pool: Pool, action: str, user, changes=(), note: str = "") -> 
 
 
 def _rule_note(rule: RecyclingRule) -> str:
-    return _("Recycling rule “%(rule)s”") % {"rule": rule}
+    return _(RULE_NOTE) % {"rule": rule}
 
 
 def settings_history(pool: Pool):
@@ -232,7 +243,7 @@ def update_rule(*, rule: RecyclingRule, user, data: dict) -> RecyclingRule:
 @transaction.atomic
 def delete_rule(*, rule: RecyclingRule, user) -> None:
     _check_rule_admin(rule.pool, user)
-    note = _("Recycling rule “%(rule)s” removed") % {"rule": rule}
+    note = _(RULE_REMOVED_NOTE) % {"rule": rule}
     _log_settings(rule.pool, HistoryAction.UPDATE, user, note=note)
     rule.delete()
 
@@ -389,7 +400,7 @@ def claim_record(*, model, pk, user, now=None):
         action=HistoryAction.TRANSFER,
         actor=user,
         changes=[{"field": "owner", "label": _owner_label(model), "old": "", "new": str(user)}],
-        note=_("Claimed from the public pool “%(pool)s”") % {"pool": pool},
+        note=_(CLAIMED_NOTE) % {"pool": pool},
     )
     return record
 
@@ -478,7 +489,7 @@ def release_record(*, model, pk, user, reason: str, note: str = "", pool=None, n
         note=note,
     )
     record.refresh_from_db()
-    text = _("Returned to the public pool “%(pool)s”: %(reason)s") % {
+    text = _(RETURNED_NOTE) % {
         "pool": target,
         "reason": ReleaseReason(reason).label,
     }
@@ -549,7 +560,7 @@ def assign_from_pool(*, pool: Pool, ids: Iterable[int], user, member, now=None) 
             status=409,
         )
     records = list(model.objects.filter(pk__in=ids))
-    note = _("Assigned from the public pool “%(pool)s”") % {"pool": pool}
+    note = _(ASSIGNED_NOTE) % {"pool": pool}
     label = _owner_label(model)
     ChangeLog.objects.bulk_create(
         [
@@ -775,7 +786,7 @@ def _sweep_part(pool: Pool, rule: RecyclingRule, qs, now) -> int:
     at = Value(now, output_field=models.DateTimeField())
     no_user = Cast(Value(None), models.BigIntegerField())
     text = Value("", output_field=models.CharField())
-    note = _("Recycled by the rule “%(rule)s” of the public pool “%(pool)s”") % {"rule": rule, "pool": pool}
+    note = _(RECYCLED_NOTE) % {"rule": rule, "pool": pool}
     old_owner = Coalesce(NullIf(F("owner__name"), text), F("owner__username"), output_field=models.CharField())
     logged = _insert_select(
         ChangeLog,
@@ -1065,7 +1076,7 @@ def _remind_pool(pool: Pool, *, now, calendar) -> int:
             continue
         values = {"count": len(group), "pool": pool, "date": day.isoformat(), "record": group[0].title}
         if len(group) == 1:
-            title = _("“%(record)s” goes back to the pool “%(pool)s” on %(date)s") % values
+            title = _(REMINDER_TITLE) % values
             url = group[0].url
         else:
             title = (
@@ -1077,9 +1088,7 @@ def _remind_pool(pool: Pool, *, now, calendar) -> int:
                 % values
             )
             url = due_url
-        body = _("Follow up, or ask to have them locked, to keep them: %(records)s") % {
-            "records": ", ".join(i.title for i in group[:10]) + ("…" if len(group) > 10 else "")
-        }
+        body = _(REMINDER_BODY) % {"records": ", ".join(i.title for i in group[:10]) + ("…" if len(group) > 10 else "")}
         sent += notify(users=[owner], kind=NotificationKind.RECYCLE_REMINDER, title=title, body=body, url=url)
         if pool.remind_manager and owner.manager_id and owner.manager_id != owner.pk:
             sent += notify(

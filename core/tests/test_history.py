@@ -5,6 +5,8 @@ import pytest
 from django.utils import translation
 
 from core.choices import Scope
+from core.keyset import encode_cursor
+from core.models import ChangeLog
 from leads import actions as lead_actions
 from leads.models import Lead
 
@@ -41,6 +43,13 @@ def test_the_writers_own_words_are_left_as_written(org, api_for):
         lead_actions.transfer_leads(ids=[lead.pk], user=org.admin, new_owner=other, note="客户要求换人 Converted")
     [entry] = api_for(org.admin).get(f"/leads/{lead.pk}/history").json_body["results"]
     assert entry["note"] == "客户要求换人 Converted"
+    # words that happen to be, or to look like, messages of the app or of Django are not messages
+    # (only the app's registered history messages are: a note reading exactly "Converted" is that one)
+    for words in ["签约前", "预算 50 万元", "是", "已联系", "Yes", "导出数据", "新建客户", "深圳 管理", "甲 · 乙"]:
+        ChangeLog.objects.filter(object_id=lead.pk).update(note=words)
+        for language in ("en", "zh-hans"):
+            body = api_for(org.admin).get(f"/leads/{lead.pk}/history", headers={"Accept-Language": language})
+            assert body.json_body["results"][0]["note"] == words
 
 
 @pytest.mark.django_db
@@ -61,4 +70,6 @@ def test_history_pages_through_every_entry_once_and_only_for_those_who_see_the_r
     assert len(seen) == len(set(seen)) == 7 and seen == sorted(seen, reverse=True)
     assert api.get(f"/leads/{lead.pk}/history", {"cursor": "not-a-cursor"}).status_code == 422
     assert api_for(stranger).get(f"/leads/{lead.pk}/history").status_code == 404
+    for forged in (encode_cursor("2026-01-01T00:00:00", 1), encode_cursor(None, 1), encode_cursor("soon", 1)):
+        assert api.get(f"/leads/{lead.pk}/history", {"cursor": forged}).status_code == 422
     assert api.get(f"/leads/{lead.pk}/history", {"limit": 500}).status_code == 422
