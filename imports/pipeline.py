@@ -642,15 +642,14 @@ class BatchWriter:
     """Writes normalised batches: one transaction per batch, which also advances the job's cursor."""
 
     INSERTS_KEPT = 100  # id ranges of the last chunks written: more than the screen can be ahead of them
-    # The rows of the last chunks written, as (first row, record id, rows) entries (created runs or single
-    # rows): what the screen's repeats point back at. It remembers two generations of at most `ahead + 1`
-    # chunks (12 at most, see Chunks) and runs ahead of the writer, so 30 chunks are always enough.
-    ROWS_KEPT = 30
 
-    def __init__(self, job: ImportJob):
+    def __init__(self, job: ImportJob, screen_keep: int = 1):
         self.job = job
         self.inserted: list[tuple[int, int]] = []  # (first id, last id) of the leads of each chunk written
-        self.recent: collections.deque[list[tuple[int, int, int]]] = collections.deque(maxlen=self.ROWS_KEPT)
+        # The rows of the last chunks written, as (first row, record id, rows) entries (created runs or single
+        # rows): what the screen's repeats point back at. The screen remembers two generations of `keep`
+        # chunks, so a repeat is never more than 2 × keep − 1 chunks after its earlier row.
+        self.recent: collections.deque[list[tuple[int, int, int]]] = collections.deque(maxlen=2 * screen_keep)
         self.insert_columns = (
             *LEAD_FIELDS,
             "owner_id",
@@ -972,7 +971,7 @@ def _normalised(
     """Chunks of `(normalised rows, the screen's verdicts on them)`; each waits for a permit, when
     given, so that the screen is never more than `ahead` chunks past the writer's last commit."""
     normalise = RowNormaliser(mapping, default_source)
-    screen = RowScreen(check, keep=ahead + 1, importer_id=importer_id)
+    screen = RowScreen(check, keep=ahead + 1, importer_id=importer_id)  # Chunks.screen_keep
     numbered = _numbered_rows(path, kind, skip)
     while True:
         batch = list(islice(numbered, BATCH_SIZE))
@@ -1037,6 +1036,7 @@ class Chunks:
         check = job.on_duplicate != OnDuplicate.CREATE
         self.per_transaction = per_transaction
         ahead = per_transaction + 2
+        self.screen_keep = ahead + 1  # the RowScreen's `keep`
         self.args = [
             *(job.file.path, job.kind, skip, dict(job.mapping), job.default_source, check, job.created_by_id),
             *(ahead, None),
@@ -1165,7 +1165,6 @@ def run_job(job_id: int) -> ImportJob:
         return ImportJob.objects.get(pk=job.pk)
     ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=job.started_at or timezone.now())
     job.refresh_from_db()
-    writer = BatchWriter(job)
     try:
         start = job.processed_rows
         # several chunks to a transaction only when a helper process normalises them ahead of the writes:
@@ -1174,6 +1173,7 @@ def run_job(job_id: int) -> ImportJob:
         checkpoints = BackgroundCheckpoints(enabled=together > 1)
         with cyclic_gc_paused(), contextlib.closing(checkpoints):
             chunks = Chunks(job, start, together)
+            writer = BatchWriter(job, screen_keep=chunks.screen_keep)
             taken = iter(chunks)
             while True:
                 written = writer.write(start, islice(taken, together))

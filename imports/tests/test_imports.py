@@ -569,18 +569,22 @@ def test_a_row_repeating_an_earlier_row_of_one_transaction_is_that_row_again(rep
     rows[14] = ["分块公司五", "另一个人", rows[4][2], "", "", "", "", ""]  # row 15 repeats row 5's mobile
     rows[44] = ["分块公司七", "", rows[6][2], "", "", "", "", ""]  # row 45: row 7's mobile, two transactions on
     rows[45] = list(rows[8])  # row 46 repeats row 9 whole
+    # row 100 (chunk 10) repeats row 1 (chunk 1): as far back as the screen remembers (two generations of
+    # five chunks), so the writer must remember as far
+    rows[99] = ["分块公司一", "", rows[0][2], "", "", "", "", ""]
     job = actions.upload(user=rep, uploaded_file=csv_file(rows))
     assert pipeline.rows_per_batch(job.total_rows) == 20  # two chunks to a transaction
     actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate=on_duplicate)
     job = run(job)
     merging = on_duplicate == "merge"
-    assert (job.created_count, job.skipped_count, job.merged_count) == (197, 1 if merging else 3, 2 if merging else 0)
+    assert (job.created_count, job.skipped_count, job.merged_count) == (196, 1 if merging else 4, 3 if merging else 0)
     outcomes = {r.row_number: (r.outcome, r.record_id, r.reasons) for r in job_rows(job) if r.outcome != "created"}
-    lead = {n: Lead.objects.get(company=f"分块公司{n}").pk for n in (5, 7, 9)}
+    lead = {n: Lead.objects.get(company=f"分块公司{n}").pk for n in (1, 5, 7, 9)}
     kept = "merged" if merging else "skipped"
     assert outcomes[15][:2] == (kept, lead[5]) and "5" in outcomes[15][2]["__all__"][0]
     assert outcomes[45][:2] == (kept, lead[7]) and "7" in outcomes[45][2]["__all__"][0]
     assert outcomes[46][:2] == ("skipped", lead[9])
+    assert outcomes[100][:2] == (kept, lead[1]) and "1" in outcomes[100][2]["__all__"][0]
     assert Lead.objects.get(pk=lead[5]).contact_name == ("另一个人" if merging else "")  # its empty field filled
 
 
