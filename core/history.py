@@ -139,14 +139,15 @@ def keep_derived(instance) -> int:
 # a change's label from the record's model field (or a label the app registered), a choice field's value
 # mapped back to its code, and notes and notifications that are one of the messages the app registered
 # with `message()` (their names and numbers kept as written). Anything else — the writer's own words — is
-# shown as written. Plural messages are not registered and stay in the writer's language.
+# shown as written.
 
-_MESSAGES: list[str] = []
+_MESSAGES: list = []
 
 
-def message(text: str) -> str:
-    """Register one of the app's own note, label or notification messages (its English source, marked
-    with `gettext_noop` where it is defined) so that what was written with it reads in any language."""
+def message(text):
+    """Register one of the app's own note, label or notification messages — its English source, marked
+    with `gettext_noop` where it is defined, or an `ngettext_lazy(singular, plural, "count")` — so that
+    what was written with it reads in any language."""
     _MESSAGES.append(text)
     _message_patterns.cache_clear()
     _label_sources.cache_clear()
@@ -191,18 +192,42 @@ def _load_messages() -> None:
     get_resolver().url_patterns  # noqa: B018 - imported for its side effect
 
 
+def _plural_forms(lazy) -> tuple[str, str] | None:
+    """The (singular, plural) sources of an `ngettext_lazy` message (Django keeps them on the proxy)."""
+    kw = getattr(lazy, "_kw", None) or {}
+    singular, plural = kw.get("singular"), kw.get("plural")
+    return (singular, plural) if isinstance(singular, str) and isinstance(plural, str) else None
+
+
+def _plural_in_every_language(singular: str, plural: str) -> set[str]:
+    from django.conf import settings
+
+    written = {singular, plural}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            written.update(translation.ngettext(singular, plural, n) for n in (1, 2, 5, 21))
+    return written
+
+
 @functools.cache
-def _message_patterns() -> list[tuple[re.Pattern, str]]:
-    """(pattern, source) for every registered message as written in each language, longest first."""
+def _message_patterns() -> list[tuple[re.Pattern, object]]:
+    """(pattern, source) for every registered message as written in each language, longest first; a
+    plural message's source is its (singular, plural) pair."""
     _load_messages()
     found = []
-    for source in dict.fromkeys(_MESSAGES):
-        for written in _in_every_language(source):
+    for source in _MESSAGES:
+        if isinstance(source, str):
+            forms, key = _in_every_language(source), source
+        elif (pair := _plural_forms(source)) is not None:
+            forms, key = _plural_in_every_language(*pair), pair
+        else:
+            continue
+        for written in forms:
             pattern = _pattern(written)
             if pattern is not None:
-                found.append((pattern, source))
+                found.append((pattern, key))
     found.sort(key=lambda item: -len(item[0].pattern))
-    return found
+    return list(dict.fromkeys(found))
 
 
 @functools.cache
@@ -222,7 +247,7 @@ def _label_sources() -> dict[str, object]:
                 for written in _in_every_language(label):
                     labels.setdefault(written, label)
     for source in _MESSAGES:
-        if "%(" not in source:
+        if isinstance(source, str) and "%(" not in source:
             for written in _in_every_language(source):
                 labels.setdefault(written, source)
     return labels
@@ -298,12 +323,16 @@ def shown_changes(entry) -> list[dict]:
 def _registered_in_reader_language(text: str) -> str | None:
     for pattern, source in _message_patterns():
         found = pattern.fullmatch(text)
-        if found is not None:
-            values = {k: int(v) if f"%({k})d" in source else v for k, v in found.groupdict().items()}
-            try:
-                return translation.gettext(source) % values
-            except (KeyError, TypeError, ValueError):
-                return None
+        if found is None:
+            continue
+        sources = source if isinstance(source, tuple) else (source,)
+        values = {k: int(v) if any(f"%({k})d" in s for s in sources) else v for k, v in found.groupdict().items()}
+        try:
+            if isinstance(source, tuple):
+                return translation.ngettext(*source, int(values["count"])) % values
+            return translation.gettext(source) % values
+        except (KeyError, TypeError, ValueError):
+            return None
     return None
 
 

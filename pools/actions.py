@@ -27,7 +27,7 @@ from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import gettext_noop, ngettext_lazy
 
 from core import history
 from core.choices import Action, HistoryAction
@@ -64,6 +64,20 @@ ASSIGNED_NOTE = history.message(gettext_noop("Assigned from the public pool “%
 RECYCLED_NOTE = history.message(gettext_noop("Recycled by the rule “%(rule)s” of the public pool “%(pool)s”"))
 RETURNED_NOTE = history.message(gettext_noop("Returned to the public pool “%(pool)s”: %(reason)s"))
 REMINDER_TITLE = history.message(gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"))
+REMINDER_TITLE_MANY = history.message(
+    ngettext_lazy(
+        "%(count)d record goes back to the pool “%(pool)s” on %(date)s",
+        "%(count)d records go back to the pool “%(pool)s” on %(date)s",
+        "count",
+    )
+)
+ASSIGNED_TITLE = history.message(
+    ngettext_lazy(
+        "%(user)s assigned you %(count)d record from the pool “%(pool)s”",
+        "%(user)s assigned you %(count)d records from the pool “%(pool)s”",
+        "count",
+    )
+)
 REMINDER_BODY = history.message(gettext_noop("Follow up, or ask to have them locked, to keep them: %(records)s"))
 
 
@@ -596,12 +610,7 @@ def assign_from_pool(*, pool: Pool, ids: Iterable[int], user, member, now=None) 
         notify(
             users=[member],
             kind=NotificationKind.ASSIGNED,
-            title=ngettext(
-                "%(user)s assigned you %(count)d record from the pool “%(pool)s”",
-                "%(user)s assigned you %(count)d records from the pool “%(pool)s”",
-                len(records),
-            )
-            % {"user": user, "count": len(records), "pool": pool},
+            title=ASSIGNED_TITLE % {"user": user, "count": len(records), "pool": pool},
             body=", ".join(str(r) for r in records[:10]),
             url=single.get_absolute_url() if single else reverse(f"{model._meta.app_label}:list"),
         )
@@ -1079,14 +1088,7 @@ def _remind_pool(pool: Pool, *, now, calendar) -> int:
             title = _(REMINDER_TITLE) % values
             url = group[0].url
         else:
-            title = (
-                ngettext(
-                    "%(count)d record goes back to the pool “%(pool)s” on %(date)s",
-                    "%(count)d records go back to the pool “%(pool)s” on %(date)s",
-                    len(group),
-                )
-                % values
-            )
+            title = REMINDER_TITLE_MANY % values
             url = due_url
         body = _(REMINDER_BODY) % {"records": ", ".join(i.title for i in group[:10]) + ("…" if len(group) > 10 else "")}
         sent += notify(users=[owner], kind=NotificationKind.RECYCLE_REMINDER, title=title, body=body, url=url)

@@ -90,6 +90,29 @@ def test_many_records_on_one_day_make_one_notification(world):
 
 
 @pytest.mark.django_db
+def test_reminders_sent_in_chinese_read_in_english_and_back(world, org, web_for):
+    """The scheduler writes in the site's language; the owner and his manager read in theirs, plural
+    titles and the manager's copy ("owner: …") included."""
+    from django.utils import translation
+
+    world.rep.manager = world.boss
+    world.rep.save(update_fields=["manager"])
+    world.lead_pool.remind_manager = True
+    world.lead_pool.save(update_fields=["remind_manager"])
+    world.rule(days=30)
+    for i in range(3):
+        world.lead(f"批量{i}", owner=world.rep, owner_since=at("2026-10-28", 9))
+    with translation.override("zh-hans"):
+        assert actions.send_recycling_reminders(now=MORNING) == 2
+    assert "将于 2026-11-28" in Notification.objects.get(user=world.rep).title  # stored in Chinese
+    for user in (world.rep, world.boss):
+        page = web_for(user).get("/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "3 records go back to the pool “华东线索公海” on 2026-11-28" in page
+        assert "Follow up, or ask to have them locked, to keep them: 批量" in page
+    assert "Rep: 3 records go back" in web_for(world.boss).get("/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+
+@pytest.mark.django_db
 def test_reminder_dates_follow_working_days_and_grades(world):
     world.rule(world.account_pool, days=5, day_count="working", grade_days={"A": 20})
     plain = world.account("普通", owner=world.rep, owner_since=at("2026-09-28", 9))
