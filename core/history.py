@@ -154,6 +154,27 @@ def message(text):
     return text
 
 
+_VALUE_CHOICES: list = []
+
+
+def message_values(choices) -> None:
+    """Register a choices class whose labels fill a registered message's placeholder (a release reason
+    in "Returned to the pool “…”: %(reason)s"): such a value is shown with the reader's label too."""
+    _VALUE_CHOICES.append(choices)
+    _value_labels.cache_clear()
+
+
+@functools.cache
+def _value_labels() -> dict[str, object]:
+    """A registered choice's label as written in any language → the lazy label."""
+    labels: dict[str, object] = {}
+    for choices in _VALUE_CHOICES:
+        for _value, label in choices.choices:
+            for written in _in_every_language(label):
+                labels.setdefault(written, label)
+    return labels
+
+
 _PLACEHOLDER = re.compile(r"%\(([A-Za-z_]\w*)\)([sd])")
 
 
@@ -326,7 +347,11 @@ def _registered_in_reader_language(text: str) -> str | None:
         if found is None:
             continue
         sources = source if isinstance(source, tuple) else (source,)
-        values = {k: int(v) if any(f"%({k})d" in s for s in sources) else v for k, v in found.groupdict().items()}
+        labels = _value_labels()
+        values = {
+            k: int(v) if any(f"%({k})d" in s for s in sources) else str(labels.get(v, v))
+            for k, v in found.groupdict().items()
+        }
         try:
             if isinstance(source, tuple):
                 return translation.ngettext(*source, int(values["count"])) % values
@@ -339,9 +364,14 @@ def _registered_in_reader_language(text: str) -> str | None:
 def in_reader_language(text: str) -> str:
     """`text` in the reader's language where it is one of the app's registered messages (names and
     numbers in it kept as written), or such messages joined by " · ", or one after a name and ": " (a
-    manager's copy of a reminder); otherwise as written."""
+    manager's copy of a reminder), or one before " — " and the user's own words; otherwise as written."""
     if not text:
         return text
+    message, sep, own_words = text.partition(" — ")  # a message, then what the user added (a release note)
+    if sep:
+        shown = _registered_in_reader_language(message)
+        if shown is not None:
+            return f"{shown} — {own_words}"
     whole = _registered_in_reader_language(text)
     if whole is not None:
         return whole

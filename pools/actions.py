@@ -63,6 +63,7 @@ CLAIMED_NOTE = history.message(gettext_noop("Claimed from the public pool “%(p
 ASSIGNED_NOTE = history.message(gettext_noop("Assigned from the public pool “%(pool)s”"))
 RECYCLED_NOTE = history.message(gettext_noop("Recycled by the rule “%(rule)s” of the public pool “%(pool)s”"))
 RETURNED_NOTE = history.message(gettext_noop("Returned to the public pool “%(pool)s”: %(reason)s"))
+history.message_values(ReleaseReason)
 REMINDER_TITLE = history.message(gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"))
 REMINDER_TITLE_MANY = history.message(
     ngettext_lazy(

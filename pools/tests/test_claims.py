@@ -163,6 +163,12 @@ def test_release_needs_a_reason_and_a_note_for_other(world, api_for):
     entry = ChangeLog.objects.filter(object_type="lead", object_id=lead.pk).first()
     assert entry.changes[0]["old"] == "Rep" and entry.changes[0]["new"] == ""
     assert "Other" in entry.note and "客户要求换人" in entry.note
+    # written in English above; a Chinese reader sees the message and the reason in Chinese, his words as written
+    chinese = api.get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "zh-hans"})
+    assert chinese.status_code == 404  # he no longer sees the lead: an administrator reads it
+    history = api_for(world.org.admin).get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "zh-hans"})
+    note = history.json_body["results"][0]["note"]
+    assert note.startswith("退回公海“华东线索公海”") and "其他" in note and note.endswith(" — 客户要求换人"), note
     log = ClaimLog.objects.get(object_id=lead.pk, action="release")
     assert (log.user, log.actor, log.reason, log.note) == (world.rep, world.rep, "other", "客户要求换人")
     # Below the ALL scope, the rep no longer sees it.
