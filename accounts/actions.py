@@ -9,7 +9,7 @@ from core import history
 from .models import Account, Tag
 
 # Notes, labels and notifications kept as written and shown in the reader's language (core.history).
-TAGS_LABEL = history.message(gettext_noop("Tags"))
+TAGS_LABEL = history.label(gettext_noop("Tags"))
 
 
 def _tag_setter(tag_names):

@@ -43,13 +43,13 @@ from .models import (
 )
 
 # Notes, labels and notifications kept as written and shown in the reader's language (core.history).
-RULE_NOTE = history.message(gettext_noop("Assignment rule “%(rule)s”"))
-TERRITORY_NOTE = history.message(gettext_noop("territory “%(territory)s”"))
+RULE_NOTE = history.message(gettext_noop("Assignment rule “%(rule)s”"), history.JOINS)
+TERRITORY_NOTE = history.message(gettext_noop("territory “%(territory)s”"), history.JOINS)
 CREATOR_KEEPS_SIGHT_NOTE = history.message(gettext_noop("The person who entered the lead keeps sight of it."))
 NEW_LEAD_TITLE = history.message(gettext_noop("New lead for you: %(lead)s"))
 ASSIGNED_BY_RULE = history.message(gettext_noop("Assigned by the rule “%(rule)s”."))
 NEW_LEADS_TITLE = history.message(gettext_noop("%(count)d new leads for you"))
-TEAM_LABEL = history.message(gettext_noop("Team"))
+TEAM_LABEL = history.label(gettext_noop("Team"))
 
 
 @dataclass

@@ -141,37 +141,47 @@ def keep_derived(instance) -> int:
 # with `message()` (their names and numbers kept as written). Anything else — the writer's own words — is
 # shown as written.
 
-_MESSAGES: list = []
+_MESSAGES: list[tuple[object, frozenset[str]]] = []  # (source, the forms it may take part in)
+_LABELS: list[str] = []
+_VALUE_CHOICES: dict[tuple[str, str], object] = {}  # (message source, placeholder) → choices class
+
+# The forms a message may appear in besides on its own: parts joined by " · " (each registered with
+# JOINS); a message then " — " and the user's own words (OWN_WORDS); a name, ": " and the message
+# (AFTER_NAME). Only those registered for a form are read in it, so a user's note shaped like one stays.
+JOINS, OWN_WORDS, AFTER_NAME = "joins", "own_words", "after_name"
 
 
-def message(text):
-    """Register one of the app's own note, label or notification messages — its English source, marked
-    with `gettext_noop` where it is defined, or an `ngettext_lazy(singular, plural, "count")` — so that
-    what was written with it reads in any language."""
-    _MESSAGES.append(text)
+def message(text, *forms: str):
+    """Register one of the app's own note or notification messages — its English source, marked with
+    `gettext_noop` where it is defined, or an `ngettext_lazy(singular, plural, "count")` — so that what
+    was written with it reads in any language; `forms`: JOINS, OWN_WORDS, AFTER_NAME."""
+    _MESSAGES.append((text, frozenset(forms)))
     _message_patterns.cache_clear()
+    return text
+
+
+def label(text: str) -> str:
+    """Register a change label that is not a model field's (a record's team, tags, roles …)."""
+    _LABELS.append(text)
     _label_sources.cache_clear()
     return text
 
 
-_VALUE_CHOICES: list = []
-
-
-def message_values(choices) -> None:
-    """Register a choices class whose labels fill a registered message's placeholder (a release reason
-    in "Returned to the pool “…”: %(reason)s"): such a value is shown with the reader's label too."""
-    _VALUE_CHOICES.append(choices)
+def message_values(choices, *, message: str, placeholder: str) -> None:
+    """A choices class whose labels fill `placeholder` of `message` (a release reason): such a value is
+    shown with the reader's label too. Other placeholders (names) are always kept as written."""
+    _VALUE_CHOICES[(message, placeholder)] = choices
     _value_labels.cache_clear()
 
 
 @functools.cache
-def _value_labels() -> dict[str, object]:
-    """A registered choice's label as written in any language → the lazy label."""
+def _value_labels(message: str, placeholder: str) -> dict[str, object]:
+    """The labels of the choices filling `placeholder` of `message`, as written in any language → lazy label."""
     labels: dict[str, object] = {}
-    for choices in _VALUE_CHOICES:
-        for _value, label in choices.choices:
-            for written in _in_every_language(label):
-                labels.setdefault(written, label)
+    choices = _VALUE_CHOICES.get((message, placeholder))
+    for _value, shown in getattr(choices, "choices", ()):
+        for written in _in_every_language(shown):
+            labels.setdefault(written, shown)
     return labels
 
 
@@ -206,11 +216,11 @@ def _in_every_language(source) -> set[str]:
 
 
 def _load_messages() -> None:
-    """The apps register their messages where they define them (their actions): loading the URLconf
-    imports every one of those modules, in a process that has served no page yet too."""
-    from django.urls import get_resolver
+    """The apps register their messages in their `actions` modules: import them all, in a process that
+    has imported none yet too (a worker that only renders notifications)."""
+    from django.utils.module_loading import autodiscover_modules
 
-    get_resolver().url_patterns  # noqa: B018 - imported for its side effect
+    autodiscover_modules("actions")
 
 
 def _plural_forms(lazy) -> tuple[str, str] | None:
@@ -231,22 +241,22 @@ def _plural_in_every_language(singular: str, plural: str) -> set[str]:
 
 
 @functools.cache
-def _message_patterns() -> list[tuple[re.Pattern, object]]:
-    """(pattern, source) for every registered message as written in each language, longest first; a
-    plural message's source is its (singular, plural) pair."""
+def _message_patterns() -> list[tuple[re.Pattern, object, frozenset[str]]]:
+    """(pattern, source, forms) for every registered message as written in each language, longest
+    first; a plural message's source is its (singular, plural) pair."""
     _load_messages()
     found = []
-    for source in _MESSAGES:
+    for source, forms in _MESSAGES:
         if isinstance(source, str):
-            forms, key = _in_every_language(source), source
+            written, key = _in_every_language(source), source
         elif (pair := _plural_forms(source)) is not None:
-            forms, key = _plural_in_every_language(*pair), pair
+            written, key = _plural_in_every_language(*pair), pair
         else:
             continue
-        for written in forms:
-            pattern = _pattern(written)
+        for text in written:
+            pattern = _pattern(text)
             if pattern is not None:
-                found.append((pattern, key))
+                found.append((pattern, key, forms))
     found.sort(key=lambda item: -len(item[0].pattern))
     return list(dict.fromkeys(found))
 
@@ -263,14 +273,13 @@ def _label_sources() -> dict[str, object]:
         if not getattr(model, "history_fields", ()):
             continue
         for field in model._meta.get_fields():
-            label = getattr(field, "verbose_name", None)
-            if label and getattr(field, "concrete", False):
-                for written in _in_every_language(label):
-                    labels.setdefault(written, label)
-    for source in _MESSAGES:
-        if isinstance(source, str) and "%(" not in source:
-            for written in _in_every_language(source):
-                labels.setdefault(written, source)
+            field_label = getattr(field, "verbose_name", None)
+            if field_label and getattr(field, "concrete", False):
+                for written in _in_every_language(field_label):
+                    labels.setdefault(written, field_label)
+    for source in _LABELS:
+        for written in _in_every_language(source):
+            labels.setdefault(written, source)
     return labels
 
 
@@ -341,17 +350,21 @@ def shown_changes(entry) -> list[dict]:
     return shown
 
 
-def _registered_in_reader_language(text: str) -> str | None:
-    for pattern, source in _message_patterns():
+def _registered_in_reader_language(text: str, form: str | None = None) -> str | None:
+    for pattern, source, forms in _message_patterns():
+        if form is not None and form not in forms:
+            continue
         found = pattern.fullmatch(text)
         if found is None:
             continue
         sources = source if isinstance(source, tuple) else (source,)
-        labels = _value_labels()
-        values = {
-            k: int(v) if any(f"%({k})d" in s for s in sources) else str(labels.get(v, v))
-            for k, v in found.groupdict().items()
-        }
+        values = {}
+        for name, value in found.groupdict().items():
+            if any(f"%({name})d" in s for s in sources):
+                values[name] = int(value)
+            else:
+                shown = _value_labels(sources[0], name).get(value)
+                values[name] = value if shown is None else str(shown)
         try:
             if isinstance(source, tuple):
                 return translation.ngettext(*source, int(values["count"])) % values
@@ -363,26 +376,27 @@ def _registered_in_reader_language(text: str) -> str | None:
 
 def in_reader_language(text: str) -> str:
     """`text` in the reader's language where it is one of the app's registered messages (names and
-    numbers in it kept as written), or such messages joined by " · ", or one after a name and ": " (a
-    manager's copy of a reminder), or one before " — " and the user's own words; otherwise as written."""
+    numbers in it kept as written), or registered messages in one of the forms they were registered for
+    (see JOINS, OWN_WORDS, AFTER_NAME); otherwise as written."""
     if not text:
         return text
-    message, sep, own_words = text.partition(" — ")  # a message, then what the user added (a release note)
-    if sep:
-        shown = _registered_in_reader_language(message)
+    at = text.find(" — ")
+    while at != -1:  # a message, then what the user added (a release note)
+        shown = _registered_in_reader_language(text[:at], OWN_WORDS)
         if shown is not None:
-            return f"{shown} — {own_words}"
+            return shown + text[at:]
+        at = text.find(" — ", at + 1)
     whole = _registered_in_reader_language(text)
     if whole is not None:
         return whole
     parts = text.split(" · ")
     if len(parts) > 1:
-        shown = [_registered_in_reader_language(part) for part in parts]
-        if all(part is not None for part in shown):
-            return " · ".join(shown)
+        shown_parts = [_registered_in_reader_language(part, JOINS) for part in parts]
+        if all(part is not None for part in shown_parts):
+            return " · ".join(shown_parts)
     name, sep, rest = text.partition(": ")
     if sep:
-        shown_rest = _registered_in_reader_language(rest)
+        shown_rest = _registered_in_reader_language(rest, AFTER_NAME)
         if shown_rest is not None:
             return f"{name}: {shown_rest}"
     return text

@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from core import history
 from core.choices import Action, ObjectType
 from core.errors import DomainError, PermissionDeniedError
 from core.permissions import can
@@ -16,6 +18,11 @@ from core.permissions import can
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate
 from .models import ImportJob, ImportLayout
 from .parsing import count_rows, file_kind, header_signature, read_header
+
+# Notes and notifications kept as written and shown in the reader's language (core.history).
+FINISHED_TITLE = history.message(gettext_noop("Import of %(file)s finished"))
+FINISHED_BODY = history.message(gettext_noop("%(c)d created, %(m)d merged, %(s)d skipped, %(r)d rejected."))
+IMPORTED_NOTE = history.message(gettext_noop("Imported from %(file)s, row %(row)s"), history.JOINS)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 

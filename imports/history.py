@@ -12,6 +12,7 @@ from assignment.service import placement_note
 from core.choices import HistoryAction, ObjectType
 from core.models import ChangeLog
 
+from .actions import IMPORTED_NOTE
 from .choices import RowOutcome
 from .models import ImportRow
 
@@ -32,7 +33,7 @@ def creation_entries(instance) -> list[ChangeLog]:
     if run is None or run.record_id + run.row_count <= instance.pk or (run.placements or {}).get("stored"):
         return []  # not imported, or imported when the creation was still stored as a history row
     offset = instance.pk - run.record_id
-    note = _("Imported from %(file)s, row %(row)s") % {"file": run.job.original_name, "row": run.row_number + offset}
+    note = _(IMPORTED_NOTE) % {"file": run.job.original_name, "row": run.row_number + offset}
     placements = run.placements or {}
     rows = placements.get("rows") or []
     index = rows[offset] if offset < len(rows) else 0

@@ -29,9 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
-from core import history
 from core.bulk import adapt_value, cyclic_gc_paused, insert_rows
 from core.choices import Action, ObjectType
 from core.permissions import can, owner_assignable
@@ -39,16 +37,12 @@ from core.validators import normalize_phone, parse_cn_phone
 from dedupe.service import lock_lead_creation
 from leads.choices import LeadStatus
 
+from . import actions
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
 from .models import ImportFingerprint, ImportJob, ImportRow, job_rows
 from .parsing import iter_rows
 
 BATCH_SIZE = 10000  # rows normalised and written at a time (a chunk); transactions take several
-
-
-# Notes, labels and notifications kept as written and shown in the reader's language (core.history).
-FINISHED_TITLE = history.message(gettext_noop("Import of %(file)s finished"))
-FINISHED_BODY = history.message(gettext_noop("%(c)d created, %(m)d merged, %(s)d skipped, %(r)d rejected."))
 
 
 def rows_per_batch(total_rows: int) -> int:
@@ -1200,8 +1194,8 @@ def run_job(job_id: int) -> ImportJob:
     notify(
         users=[job.created_by],
         kind="import_done",
-        title=_(FINISHED_TITLE) % {"file": job},
-        body=_(FINISHED_BODY)
+        title=_(actions.FINISHED_TITLE) % {"file": job},
+        body=_(actions.FINISHED_BODY)
         % {"c": job.created_count, "m": job.merged_count, "s": job.skipped_count, "r": job.rejected_count},
         url=job.get_absolute_url(),
     )

@@ -23,7 +23,8 @@ from .models import Lead
 
 # Notes, labels and notifications kept as written and shown in the reader's language (core.history).
 CONVERTED_NOTE = history.message(gettext_noop("Converted"))
-CONVERTED_FROM_LABEL = history.message(gettext_noop("Converted from lead"))
+CONVERTED_FROM_LABEL = history.label(gettext_noop("Converted from lead"))
+CONVERTED_FROM_NOTE = history.message(gettext_noop("Converted from the lead “%(lead)s”."))
 
 
 def _has_explicit_owner(data: dict) -> bool:
@@ -245,7 +246,7 @@ def convert_lead(
         opportunity_data = {
             k: v for k, v in _only("opportunity", opportunity_data, OPPORTUNITY_FIELDS).items() if v is not None
         }
-    note = _("Converted from the lead “%(lead)s”.") % {"lead": current}
+    note = _(CONVERTED_FROM_NOTE) % {"lead": current}
 
     # the account
     if account is not None:

@@ -20,8 +20,8 @@ from .models import Department, Role, RolePermission, User
 
 # Notes, labels and notifications kept as written and shown in the reader's language (core.history).
 DEPARTED_NOTE = history.message(gettext_noop("Departed"))
-ROLES_LABEL = history.message(gettext_noop("Roles"))
-PERMISSIONS_LABEL = history.message(gettext_noop("Permissions"))
+ROLES_LABEL = history.label(gettext_noop("Roles"))
+PERMISSIONS_LABEL = history.label(gettext_noop("Permissions"))
 
 
 def _fix_path(department: Department) -> None:

@@ -62,15 +62,18 @@ RULE_NOTE = history.message(gettext_noop("Recycling rule “%(rule)s”"))
 CLAIMED_NOTE = history.message(gettext_noop("Claimed from the public pool “%(pool)s”"))
 ASSIGNED_NOTE = history.message(gettext_noop("Assigned from the public pool “%(pool)s”"))
 RECYCLED_NOTE = history.message(gettext_noop("Recycled by the rule “%(rule)s” of the public pool “%(pool)s”"))
-RETURNED_NOTE = history.message(gettext_noop("Returned to the public pool “%(pool)s”: %(reason)s"))
-history.message_values(ReleaseReason)
-REMINDER_TITLE = history.message(gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"))
+RETURNED_NOTE = history.message(gettext_noop("Returned to the public pool “%(pool)s”: %(reason)s"), history.OWN_WORDS)
+history.message_values(ReleaseReason, message=RETURNED_NOTE, placeholder="reason")
+REMINDER_TITLE = history.message(  # a manager's copy: "owner: title"
+    gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"), history.AFTER_NAME
+)
 REMINDER_TITLE_MANY = history.message(
     ngettext_lazy(
         "%(count)d record goes back to the pool “%(pool)s” on %(date)s",
         "%(count)d records go back to the pool “%(pool)s” on %(date)s",
         "count",
-    )
+    ),
+    history.AFTER_NAME,
 )
 ASSIGNED_TITLE = history.message(
     ngettext_lazy(

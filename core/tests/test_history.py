@@ -45,11 +45,17 @@ def test_the_writers_own_words_are_left_as_written(org, api_for):
     assert entry["note"] == "客户要求换人 Converted"
     # words that happen to be, or to look like, messages of the app or of Django are not messages
     # (only the app's registered history messages are: a note reading exactly "Converted" is that one)
-    for words in ["签约前", "预算 50 万元", "是", "已联系", "Yes", "导出数据", "新建客户", "深圳 管理", "甲 · 乙"]:
+    for words in [
+        *["签约前", "预算 50 万元", "是", "已联系", "Yes", "导出数据", "新建客户", "深圳 管理", "甲 · 乙"],
+        # shaped like the app's messages, but not in a form those are written in, or a label, not a note
+        *["Team", "Note: Converted", "Converted — please call back", "Converted · Team", "Departed: 张三"],
+        "Claimed from the public pool “Other”",  # a pool named like a release reason keeps its name
+    ]:
         ChangeLog.objects.filter(object_id=lead.pk).update(note=words)
         for language in ("en", "zh-hans"):
             body = api_for(org.admin).get(f"/leads/{lead.pk}/history", headers={"Accept-Language": language})
-            assert body.json_body["results"][0]["note"] == words
+            shown = body.json_body["results"][0]["note"]
+            assert shown == words or (language == "zh-hans" and shown == "从公海“Other”领取"), (words, shown)
 
 
 @pytest.mark.django_db
@@ -73,3 +79,27 @@ def test_history_pages_through_every_entry_once_and_only_for_those_who_see_the_r
     for forged in (encode_cursor("2026-01-01T00:00:00", 1), encode_cursor(None, 1), encode_cursor("soon", 1)):
         assert api.get(f"/leads/{lead.pk}/history", {"cursor": forged}).status_code == 422
     assert api.get(f"/leads/{lead.pk}/history", {"limit": 500}).status_code == 422
+
+
+def test_a_process_that_rendered_nothing_yet_knows_every_apps_messages(tmp_path):
+    """A worker process that has imported no app's actions (no page served, no job run) still reads the
+    app's messages in the reader's language: they are found by importing every app's actions module."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "from django.utils import translation; from core import history; "
+        "translation.activate('zh-hans'); "
+        "print(history.in_reader_language('Import of leads.csv finished')); "
+        "print(history.in_reader_language('Returned to the public pool “华东”: Other — 客户要求换人'))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TIDE_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "tide.settings"}
+    env.pop("DATABASE_URL", None)  # reads no table
+    script = f"import django; django.setup(); {code}"
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, check=True)
+    imported, returned = out.stdout.strip().splitlines()[-2:]
+    assert "leads.csv" in imported and "finished" not in imported
+    assert returned.startswith("退回公海“华东”") and "其他" in returned and returned.endswith(" — 客户要求换人")
