@@ -315,15 +315,32 @@ def _choice_in_reader_language(field, text: str) -> str:
     return str(dict(field.flatchoices).get(value, text))
 
 
-def _label_in_reader_language(model, change: dict) -> str:
-    label = str(change.get("label") or "")
-    if model is not None:
+def _field(models_: list, name: str):
+    """The first of `models_` (a record's model, then those whose changes its history also records) with
+    a field `name`, or None."""
+    for model in models_:
         try:
-            field_label = getattr(model._meta.get_field(change.get("field") or ""), "verbose_name", None)
+            return model._meta.get_field(name)
         except FieldDoesNotExist:
-            field_label = None
-        if field_label:
-            return str(field_label)
+            continue
+    return None
+
+
+def _models_for(object_type: str) -> list:
+    """A history type's model and the models whose changes it also records (a pool: its recycling rules)."""
+    from django.apps import apps
+
+    model = _history_models().get(object_type)
+    if model is None:
+        return []
+    return [model, *(apps.get_model(label) for label in getattr(model, "history_also", ()))]
+
+
+def _label_in_reader_language(field, change: dict) -> str:
+    field_label = getattr(field, "verbose_name", None)
+    if field_label:
+        return str(field_label)
+    label = str(change.get("label") or "")
     source = _label_sources().get(label)
     if source is None:
         return label
@@ -332,17 +349,14 @@ def _label_in_reader_language(model, change: dict) -> str:
 
 def shown_changes(entry) -> list[dict]:
     """The entry's changes with labels and choice values in the reader's language."""
-    model = _history_models().get(entry.object_type)
+    models_ = _models_for(entry.object_type)
     changes = entry.changes if isinstance(entry.changes, list) else []
     shown = []
     for change in changes:
         if not isinstance(change, dict):
             continue
-        change = {**change, "label": _label_in_reader_language(model, change)}
-        try:
-            field = model._meta.get_field(change.get("field") or "") if model is not None else None
-        except FieldDoesNotExist:  # not one of the record's own fields (its team, tags, roles …)
-            field = None
+        field = _field(models_, str(change.get("field") or ""))  # None: its team, tags, roles …
+        change = {**change, "label": _label_in_reader_language(field, change)}
         if getattr(field, "choices", None):
             for side in ("old", "new"):
                 change[side] = _choice_in_reader_language(field, str(change.get(side) or ""))

@@ -78,6 +78,7 @@ class PoolQuerySet(models.QuerySet):
 
 class Pool(models.Model):
     history_type = POOL_HISTORY_TYPE  # its settings history (`object_type` is the kind of records it holds)
+    history_also = ("pools.RecyclingRule",)  # whose changes that history records too
     # The settings an administrator sets: what creating and changing a pool accept, and what its history records
     # (core.history reads them; members and administrators are recorded beside them).
     history_fields = (

@@ -300,5 +300,20 @@ def test_pool_settings_changes_are_in_its_history(world, api_for, web_for):
     }
     page = web_for(world.boss).get(f"/pools/{world.lead_pool.pk}/settings/").content.decode()
     assert "30天未跟进" in page and str(world.outsider) in page
+    # the rule's kind, written in English here, reads in Chinese: the pool's history knows the rule's fields
+    chinese = (
+        web_for(world.boss)
+        .get(f"/pools/{world.lead_pool.pk}/settings/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+        .content.decode()
+    )
+    from django.utils import translation
+
+    from pools.choices import RuleKind
+
+    with translation.override("zh-hans"):
+        kind_zh = str(RuleKind.NO_FOLLOWUP.label)
+    with translation.override("en"):
+        kind_en = str(RuleKind.NO_FOLLOWUP.label)
+    assert f": {kind_zh}</li>" in chinese and kind_en not in chinese
     # the pool's kind field (which records it holds) does not collide with the history's object type
     assert not ChangeLog.objects.filter(object_type="lead", object_id=world.lead_pool.pk).exists()
