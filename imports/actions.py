@@ -200,6 +200,29 @@ def resume_interrupted(*, indexing_grace_minutes: int = 10) -> int:
     return len(ids)
 
 
+def _survivors(ids: set[int]) -> dict[int, int]:
+    """Lead id → the lead it was merged into, following merges of merged records (a few hops at most)."""
+    from dedupe.models import MergeRecord
+
+    found: dict[int, int] = {}
+    step = set(ids)
+    for _hop in range(10):
+        pairs = dict(
+            MergeRecord.objects.filter(object_type=ObjectType.LEAD, loser_id__in=step).values_list(
+                "loser_id", "survivor_id"
+            )
+        )
+        if not pairs:
+            break
+        for start, end in list(found.items()):
+            found[start] = pairs.get(end, end)
+        for loser, survivor in pairs.items():
+            if loser in ids:
+                found.setdefault(loser, survivor)
+        step = set(pairs.values())
+    return found
+
+
 def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = None, descending=False, limit=50):
     """One page of what became of the job's rows, and the row number to continue after (None at the end).
     A row's record id is kept only where the user may see that lead: a row that matched a lead he may not
@@ -216,6 +239,9 @@ def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = Non
     if len(results) > limit:
         results = results[:limit]
         following = results[-1].row_number
+    merged = _survivors({r.record_id for r in results if r.record_id})
+    if merged:  # a lead merged since: the row points at the one it lives on in
+        results = [r._replace(record_id=merged.get(r.record_id, r.record_id)) for r in results]
     ids = {r.record_id for r in results if r.record_id}
     visible = set(Lead.objects.visible_to(user, Action.VIEW).filter(pk__in=ids).values_list("pk", flat=True))
     hidden = {}

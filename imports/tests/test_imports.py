@@ -792,3 +792,17 @@ def test_concurrent_imports_on_postgresql_do_not_both_create_a_phone(rep):
     assert (job.created_count, job.skipped_count) == (0, 1)
     assert ImportRow.objects.get(job=job, row_number=1).record_id == first.pk
     assert Lead.objects.filter(phone="+8613800138000").count() == 1
+
+
+def test_a_rows_lead_merged_since_is_shown_as_the_lead_it_was_merged_into(rep, org, api_for):
+    """Rows keep the lead they created or matched; when that lead is merged later (even twice over), the
+    rows page points at the one it lives on in, not at the merged-away record."""
+    from dedupe.actions import merge_records
+
+    rows = [[f"合并后公司{i}", "", f"1360000{i:04d}", "", "", "", "", ""] for i in range(1, 4)]
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    first, second, third = (Lead.objects.get(company=f"合并后公司{i}").pk for i in range(1, 4))
+    merge_records(object_type="lead", user=org.admin, survivor_id=second, loser_id=first)
+    merge_records(object_type="lead", user=org.admin, survivor_id=third, loser_id=second)
+    body = api_for(rep).get(f"/imports/{job.pk}/rows").json_body
+    assert [(r["row_number"], r["record_id"]) for r in body["results"]] == [(1, third), (2, third), (3, third)]
