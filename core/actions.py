@@ -19,6 +19,9 @@ from .errors import DomainError, NotFoundError, PermissionDeniedError, VersionCo
 from .models import ChangeLog, RecordShare, TideModel
 from .permissions import can, forget_grants, owner_assignable
 
+# A team change reads "member (access)": the access shown in the reader's language (core.history).
+history.change_value_labels("team", ShareAccess)
+
 
 def check_version(current, expected_version) -> None:
     """Optimistic locking: the version the client read must still be the record's. A value that is

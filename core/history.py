@@ -174,6 +174,25 @@ def message_values(choices, *, message: str, placeholder: str) -> None:
     _value_labels.cache_clear()
 
 
+_CHANGE_SUFFIXES: dict[str, object] = {}  # change field → choices whose label ends its values, "name (label)"
+
+
+def change_value_labels(field: str, choices) -> None:
+    """Values of a change `field` (not a model field) are written "name (label)" with a label of
+    `choices` (a team member and his access): the label is shown in the reader's language."""
+    _CHANGE_SUFFIXES[field] = choices
+
+
+def _suffix_in_reader_language(choices, text: str) -> str:
+    name, sep, rest = text.rpartition(" (")
+    if not sep or not rest.endswith(")"):
+        return text
+    for _value, shown in choices.choices:
+        if rest[:-1] in _in_every_language(shown):
+            return f"{name} ({shown})"
+    return text
+
+
 @functools.cache
 def _value_labels(message: str, placeholder: str) -> dict[str, object]:
     """The labels of the choices filling `placeholder` of `message`, as written in any language → lazy label."""
@@ -360,6 +379,11 @@ def shown_changes(entry) -> list[dict]:
         if getattr(field, "choices", None):
             for side in ("old", "new"):
                 change[side] = _choice_in_reader_language(field, str(change.get(side) or ""))
+        elif field is None and change.get("field") in _CHANGE_SUFFIXES:
+            for side in ("old", "new"):
+                change[side] = _suffix_in_reader_language(
+                    _CHANGE_SUFFIXES[change["field"]], str(change.get(side) or "")
+                )
         shown.append(change)
     return shown
 

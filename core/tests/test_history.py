@@ -103,3 +103,18 @@ def test_a_process_that_rendered_nothing_yet_knows_every_apps_messages(tmp_path)
     imported, returned = out.stdout.strip().splitlines()[-2:]
     assert "leads.csv" in imported and "finished" not in imported
     assert returned.startswith("退回公海“华东”") and "其他" in returned and returned.endswith(" — 客户要求换人")
+
+
+@pytest.mark.django_db
+def test_a_team_change_reads_its_access_in_the_readers_language(org, api_for):
+    from core import actions as core_actions
+
+    rep = org.user("rep", org.sh, scope=Scope.OWN)
+    colleague = org.user("colleague", org.sh, scope=Scope.OWN)
+    lead = Lead.objects.create(company="团队测试有限公司", owner=rep)
+    with translation.override("zh-hans"):
+        core_actions.share_record(instance=lead, user=rep, member=colleague, access="edit")
+    stored = ChangeLog.objects.get(object_id=lead.pk, action="share").changes[0]["new"]
+    assert stored.startswith("Colleague (") and "edit" not in stored.lower()  # written in Chinese
+    [entry] = api_for(rep).get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "en"}).json_body["results"]
+    assert entry["changes"] == [{"field": "team", "label": "Team", "old": "", "new": "Colleague (Can edit)"}]
