@@ -470,7 +470,7 @@ def history_out(entry) -> dict:
         "action_label": str(entry.get_action_display()),
         "actor_id": entry.actor_id,
         "actor_name": str(entry.actor) if entry.actor_id else "",
-        "note": history.shown_note(entry),
+        "note": history.in_reader_language(entry.note or ""),
         "changes": [
             {
                 "field": str(c.get("field") or ""),

@@ -111,11 +111,6 @@ def history_page(instance, *, limit: int, cursor: str | None = None) -> tuple[li
     derived = derived_entries(instance)
     if cursor:
         at, pk = decode_cursor(ChangeLog, "at", cursor)
-        if not isinstance(at, datetime.datetime) or timezone.is_naive(at):  # not one we gave out
-            from django.core.exceptions import ValidationError
-            from django.utils.translation import gettext as _
-
-            raise ValidationError({"cursor": [_("This cursor is not valid; start again from the first page.")]})
         stored = stored.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
         derived = [e for e in derived if (e.at, 0) < (at, pk)]
     entries = [*stored[: limit + 1], *derived]
@@ -171,7 +166,6 @@ def message_values(choices, *, message: str, placeholder: str) -> None:
     """A choices class whose labels fill `placeholder` of `message` (a release reason): such a value is
     shown with the reader's label too. Other placeholders (names) are always kept as written."""
     _VALUE_CHOICES[(message, placeholder)] = choices
-    _value_labels.cache_clear()
 
 
 _CHANGE_SUFFIXES: dict[str, object] = {}  # change field → choices whose label ends its values, "name (label)"
@@ -185,23 +179,33 @@ def change_value_labels(field: str, choices) -> None:
 
 def _suffix_in_reader_language(choices, text: str) -> str:
     name, sep, rest = text.rpartition(" (")
-    if not sep or not rest.endswith(")"):
-        return text
-    for _value, shown in choices.choices:
-        if rest[:-1] in _in_every_language(shown):
-            return f"{name} ({shown})"
-    return text
+    shown = _class_labels(choices).get(rest[:-1]) if sep and rest.endswith(")") else None
+    return text if shown is None else f"{name} ({shown})"
 
 
-@functools.cache
-def _value_labels(message: str, placeholder: str) -> dict[str, object]:
-    """The labels of the choices filling `placeholder` of `message`, as written in any language → lazy label."""
+def _written_labels(pairs) -> dict[str, object]:
+    """Choice labels as written in any of the site's languages → the label (lazy: shown in the reader's)."""
     labels: dict[str, object] = {}
-    choices = _VALUE_CHOICES.get((message, placeholder))
-    for _value, shown in getattr(choices, "choices", ()):
+    for _value, shown in pairs:
         for written in _in_every_language(shown):
             labels.setdefault(written, shown)
     return labels
+
+
+@functools.cache
+def _class_labels(choices) -> dict[str, object]:
+    return _written_labels(choices.choices)
+
+
+@functools.cache
+def _field_labels(field) -> dict[str, object]:
+    return _written_labels(field.flatchoices)
+
+
+def _value_labels(message: str, placeholder: str) -> dict[str, object]:
+    """The labels of the choices registered for `placeholder` of `message`, as written in any language."""
+    choices = _VALUE_CHOICES.get((message, placeholder))
+    return _class_labels(choices) if choices is not None else {}
 
 
 _PLACEHOLDER = re.compile(r"%\(([A-Za-z_]\w*)\)([sd])")
@@ -315,23 +319,9 @@ def _history_models() -> dict[str, type]:
     return found
 
 
-@functools.cache
-def _texts_in_every_language(field) -> dict[str, object]:
-    """A choice field's shown text, in every language of the site → its stored value."""
-    from django.conf import settings
-
-    texts: dict[str, object] = {}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            texts.update((str(label), value) for value, label in field.flatchoices)
-    return texts
-
-
 def _choice_in_reader_language(field, text: str) -> str:
-    value = _texts_in_every_language(field).get(text)
-    if value is None:
-        return text
-    return str(dict(field.flatchoices).get(value, text))
+    shown = _field_labels(field).get(text)
+    return text if shown is None else str(shown)
 
 
 def _field(models_: list, name: str):
@@ -438,7 +428,3 @@ def in_reader_language(text: str) -> str:
         if shown_rest is not None:
             return f"{name}: {shown_rest}"
     return text
-
-
-def shown_note(entry) -> str:
-    return in_reader_language(entry.note or "")

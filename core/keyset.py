@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import WhereNode
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 
@@ -34,7 +35,11 @@ def decode_cursor(model, field_name: str, cursor: str):
         padded = cursor + "=" * (-len(cursor) % 4)
         value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         field = model._meta.get_field(field_name)
-        return field.to_python(value), int(pk)
+        value = field.to_python(value)
+        # Cursors are only ever made from non-null values, and times with their zone: anything else is forged
+        if value is None or (isinstance(value, datetime.datetime) and timezone.is_naive(value)):
+            raise ValueError(value)
+        return value, int(pk)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, ValidationError):
         raise ValidationError({"cursor": [_("This cursor is not valid; start again from the first page.")]}) from None
 

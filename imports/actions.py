@@ -201,26 +201,12 @@ def resume_interrupted(*, indexing_grace_minutes: int = 10) -> int:
 
 
 def _survivors(ids: set[int]) -> dict[int, int]:
-    """Lead id → the lead it was merged into, following merges of merged records (a few hops at most)."""
+    """Lead id → the lead it was merged into. One lookup: a survivor merged away later hands its merge
+    records on to the new survivor (dedupe.actions.merge_records), so they always name the last one."""
     from dedupe.models import MergeRecord
 
-    found: dict[int, int] = {}
-    step = set(ids)
-    for _hop in range(10):
-        pairs = dict(
-            MergeRecord.objects.filter(object_type=ObjectType.LEAD, loser_id__in=step).values_list(
-                "loser_id", "survivor_id"
-            )
-        )
-        if not pairs:
-            break
-        for start, end in list(found.items()):
-            found[start] = pairs.get(end, end)
-        for loser, survivor in pairs.items():
-            if loser in ids:
-                found.setdefault(loser, survivor)
-        step = set(pairs.values())
-    return found
+    merges = MergeRecord.objects.filter(object_type=ObjectType.LEAD, loser_id__in=ids)
+    return dict(merges.values_list("loser_id", "survivor_id"))
 
 
 def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = None, descending=False, limit=50):

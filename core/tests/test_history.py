@@ -78,6 +78,7 @@ def test_history_pages_through_every_entry_once_and_only_for_those_who_see_the_r
     assert api_for(stranger).get(f"/leads/{lead.pk}/history").status_code == 404
     for forged in (encode_cursor("2026-01-01T00:00:00", 1), encode_cursor(None, 1), encode_cursor("soon", 1)):
         assert api.get(f"/leads/{lead.pk}/history", {"cursor": forged}).status_code == 422
+        assert api.get("/leads/", {"cursor": forged}).status_code == 422  # the lists share the cursor
     assert api.get(f"/leads/{lead.pk}/history", {"limit": 500}).status_code == 422
 
 
