@@ -146,13 +146,22 @@ _VALUE_CHOICES: dict[tuple[str, str], object] = {}  # (message source, placehold
 JOINS, OWN_WORDS, AFTER_NAME = "joins", "own_words", "after_name"
 
 
-def message(text, *forms: str):
+def message(text: str, *forms: str) -> str:
     """Register one of the app's own note or notification messages — its English source, marked with
-    `gettext_noop` where it is defined, or an `ngettext_lazy(singular, plural, "count")` — so that what
-    was written with it reads in any language; `forms`: JOINS, OWN_WORDS, AFTER_NAME."""
+    `gettext_noop` where it is defined — so that what was written with it reads in any language;
+    `forms`: JOINS, OWN_WORDS, AFTER_NAME."""
     _MESSAGES.append((text, frozenset(forms)))
     _message_patterns.cache_clear()
     return text
+
+
+def plural_message(singular: str, plural: str, *forms: str):
+    """`message` for a text with a `%(count)d`: registered as its (singular, plural) pair and returned as
+    `ngettext_lazy(singular, plural, "count")`. makemessages extracts both (core's makemessages command
+    declares this function as a keyword)."""
+    _MESSAGES.append(((singular, plural), frozenset(forms)))
+    _message_patterns.cache_clear()
+    return translation.ngettext_lazy(singular, plural, "count")
 
 
 def label(text: str) -> str:
@@ -246,13 +255,6 @@ def _load_messages() -> None:
     autodiscover_modules("actions")
 
 
-def _plural_forms(lazy) -> tuple[str, str] | None:
-    """The (singular, plural) sources of an `ngettext_lazy` message (Django keeps them on the proxy)."""
-    kw = getattr(lazy, "_kw", None) or {}
-    singular, plural = kw.get("singular"), kw.get("plural")
-    return (singular, plural) if isinstance(singular, str) and isinstance(plural, str) else None
-
-
 def _plural_in_every_language(singular: str, plural: str) -> set[str]:
     from django.conf import settings
 
@@ -270,12 +272,10 @@ def _message_patterns() -> list[tuple[re.Pattern, object, frozenset[str]]]:
     _load_messages()
     found = []
     for source, forms in _MESSAGES:
-        if isinstance(source, str):
-            written, key = _in_every_language(source), source
-        elif (pair := _plural_forms(source)) is not None:
-            written, key = _plural_in_every_language(*pair), pair
+        if isinstance(source, tuple):
+            written, key = _plural_in_every_language(*source), source
         else:
-            continue
+            written, key = _in_every_language(source), source
         for text in written:
             pattern = _pattern(text)
             if pattern is not None:

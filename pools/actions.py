@@ -27,7 +27,7 @@ from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext_lazy
+from django.utils.translation import gettext_noop
 
 from core import history
 from core.choices import Action, HistoryAction
@@ -67,20 +67,14 @@ history.message_values(ReleaseReason, message=RETURNED_NOTE, placeholder="reason
 REMINDER_TITLE = history.message(  # a manager's copy: "owner: title"
     gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"), history.AFTER_NAME
 )
-REMINDER_TITLE_MANY = history.message(
-    ngettext_lazy(
-        "%(count)d record goes back to the pool “%(pool)s” on %(date)s",
-        "%(count)d records go back to the pool “%(pool)s” on %(date)s",
-        "count",
-    ),
+REMINDER_TITLE_MANY = history.plural_message(
+    "%(count)d record goes back to the pool “%(pool)s” on %(date)s",
+    "%(count)d records go back to the pool “%(pool)s” on %(date)s",
     history.AFTER_NAME,
 )
-ASSIGNED_TITLE = history.message(
-    ngettext_lazy(
-        "%(user)s assigned you %(count)d record from the pool “%(pool)s”",
-        "%(user)s assigned you %(count)d records from the pool “%(pool)s”",
-        "count",
-    )
+ASSIGNED_TITLE = history.plural_message(
+    "%(user)s assigned you %(count)d record from the pool “%(pool)s”",
+    "%(user)s assigned you %(count)d records from the pool “%(pool)s”",
 )
 REMINDER_BODY = history.message(gettext_noop("Follow up, or ask to have them locked, to keep them: %(records)s"))
 
