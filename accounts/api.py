@@ -27,6 +27,7 @@ class AccountOut(OwnedOut):
     status: str
     tags: list[str] = []
     notes: str
+    is_locked: bool = Field(description="Locked against recycling: POST …/lock and …/unlock.")
 
     @resolver
     def resolve_region(obj):

@@ -17,7 +17,7 @@ from core.permissions import can
 
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate
 from .models import ImportJob, ImportLayout
-from .parsing import count_rows, file_kind, header_signature, read_header
+from .parsing import count_rows, file_kind, header_signature, is_rejected_rows_header, read_header
 
 # Notes and notifications kept as written and shown in the reader's language (core.history).
 FINISHED_TITLE = history.message(gettext_noop("Import of %(file)s finished"))
@@ -90,6 +90,8 @@ def upload(*, user, uploaded_file) -> ImportJob:
         raise
     job.header = header
     layout = ImportLayout.objects.filter(object_type="lead", signature=header_signature(header)).first()
+    if layout is None and is_rejected_rows_header(header):  # fixed rejected rows: the original's mapping
+        layout = ImportLayout.objects.filter(object_type="lead", signature=header_signature(header[:-1])).first()
     job.mapping = layout.mapping if layout else guess_mapping(header)
     job.total_rows = count_rows(Path(job.file.path), kind)
     job.save()

@@ -11,9 +11,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from core.export import FORMULA_PREFIXES
 
 MAX_COLUMNS = 100
+REASON_COLUMN = gettext_noop("Reason")  # the last column of a downloaded file of rejected rows
+
+
+def reason_column_titles() -> set[str]:
+    from django.conf import settings
+
+    titles = {REASON_COLUMN}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            titles.add(_(REASON_COLUMN))
+    return titles
+
+
+def is_rejected_rows_header(header: list[str]) -> bool:
+    """A file of rejected rows as downloaded (the original columns and a reason), in any language."""
+    return len(header) > 1 and header[-1].strip() in reason_column_titles()
+
+
+def unquote_cell(text: str) -> str:
+    """Undo core.export.safe_cell: "'=x" → "=x"."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES else text
 
 
 def detect_encoding(path: Path) -> str:
@@ -59,11 +84,13 @@ def iter_rows(path: Path, kind: str) -> Iterator[list[str]]:
         with open(path, encoding=encoding, newline="") as f:
             sample = f.read(64 * 1024)
             f.seek(0)
+            # Only the delimiter is guessed: Excel always quotes with '"', and a guessed quote character
+            # would take the apostrophe of "'=x" cells (as exports write them) for one and merge cells.
             try:
-                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+                delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
             except csv.Error:
-                dialect = csv.excel
-            for row in csv.reader(f, dialect):
+                delimiter = ","
+            for row in csv.reader(f, csv.excel, delimiter=delimiter):
                 yield [c.strip() for c in row[:MAX_COLUMNS]]
         return
     from python_calamine import CalamineWorkbook

@@ -40,7 +40,7 @@ from leads.choices import LeadStatus
 from . import actions
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
 from .models import ImportFingerprint, ImportJob, ImportRow, job_rows
-from .parsing import iter_rows
+from .parsing import is_rejected_rows_header, iter_rows, unquote_cell
 
 BATCH_SIZE = 10000  # rows normalised and written at a time (a chunk); transactions take several
 
@@ -208,7 +208,8 @@ class RowNormaliser:
     picked by one itemgetter and the values that repeat down a column (regions, sources, industries) are
     resolved once each."""
 
-    def __init__(self, mapping: dict, default_source: str):
+    def __init__(self, mapping: dict, default_source: str, *, unquote: bool = False):
+        self.unquote = unquote
         column = {target: int(index) for index, target in mapping.items() if target}
         # a missing target reads the "" appended after the row's last cell (index -1)
         self.pick = itemgetter(*(column.get(target, -1) for target in LEAD_TARGETS))
@@ -217,6 +218,12 @@ class RowNormaliser:
         self.names: dict[str, str] = {}
         self.regions: dict[tuple[str, str, str], tuple[tuple, dict]] = {}
         self.choices: dict[tuple[str, str], str | None] = {}
+
+    @classmethod
+    def for_job(cls, job: ImportJob) -> RowNormaliser:
+        """A file of rejected rows, as downloaded, carries the quote the download put before cells that
+        would read as formulas (core.export.safe_cell): it is taken off again, in such files only."""
+        return cls(job.mapping, job.default_source, unquote=is_rejected_rows_header(job.header))
 
     def match_name(self, company: str) -> str:
         core = self.names.get(company)
@@ -249,6 +256,8 @@ class RowNormaliser:
 
     def __call__(self, number: int, cells: list[str]) -> tuple:
         padded = cells if len(cells) >= self.width else cells + [""] * (self.width - len(cells))
+        if self.unquote:
+            padded = [unquote_cell(cell) for cell in padded]
         (
             company,
             contact_name,
@@ -613,7 +622,7 @@ class _Owners:
 
 def explain_row(job: ImportJob):
     """For the preview: a function giving a row's lead field values (as text) and its reasons, if any."""
-    normalise = RowNormaliser(job.mapping, job.default_source)
+    normalise = RowNormaliser.for_job(job)
     owners = _Owners(job.created_by)
     hidden = {"match_name"}
 
@@ -955,8 +964,7 @@ def _normalised(
     path: str,
     kind: str,
     skip: int,
-    mapping: dict,
-    default_source: str,
+    normalise: RowNormaliser,
     check: bool,
     importer_id: int,
     ahead: int,
@@ -964,7 +972,6 @@ def _normalised(
 ):
     """Chunks of `(normalised rows, the screen's verdicts on them)`; each waits for a permit, when
     given, so that the screen is never more than `ahead` chunks past the writer's last commit."""
-    normalise = RowNormaliser(mapping, default_source)
     screen = RowScreen(check, keep=ahead + 1, importer_id=importer_id)  # Chunks.screen_keep
     numbered = _numbered_rows(path, kind, skip)
     while True:
@@ -1032,7 +1039,7 @@ class Chunks:
         ahead = per_transaction + 2
         self.screen_keep = ahead + 1  # the RowScreen's `keep`
         self.args = [
-            *(job.file.path, job.kind, skip, dict(job.mapping), job.default_source, check, job.created_by_id),
+            *(job.file.path, job.kind, skip, RowNormaliser.for_job(job), check, job.created_by_id),
             *(ahead, None),
         ]
         self.helper = self.permits = None

@@ -18,7 +18,7 @@ from core.permissions import can
 from . import actions
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
 from .models import ImportJob, ImportRow
-from .parsing import rows_to_csv
+from .parsing import REASON_COLUMN, rows_to_csv
 
 
 def _job(request, pk) -> ImportJob:
@@ -164,7 +164,7 @@ def import_cancel(request, pk):
 def rejected_rows(request, pk):
     """The rejected rows with a reason column, to fix and import again."""
     job = _job(request, pk)
-    header = [*job.header, _("Reason")]
+    header = [*job.header, _(REASON_COLUMN)]
     rows = []
     for row in ImportRow.objects.filter(job=job, outcome=RowOutcome.REJECTED).order_by("row_number"):
         reason = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in row.reasons.items())

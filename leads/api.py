@@ -25,6 +25,7 @@ class LeadOut(OwnedOut):
     invalid_reason: str
     invalid_note: str
     notes: str
+    is_locked: bool = Field(description="Locked against recycling: POST …/lock and …/unlock.")
 
 
 class LeadIn(Schema):

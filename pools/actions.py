@@ -64,6 +64,8 @@ ASSIGNED_NOTE = history.message(gettext_noop("Assigned from the public pool “%
 RECYCLED_NOTE = history.message(gettext_noop("Recycled by the rule “%(rule)s” of the public pool “%(pool)s”"))
 RETURNED_NOTE = history.message(gettext_noop("Returned to the public pool “%(pool)s”: %(reason)s"), history.OWN_WORDS)
 history.message_values(ReleaseReason, message=RETURNED_NOTE, placeholder="reason")
+LOCKED_NOTE = history.message(gettext_noop("Locked: recycling rules that exempt locked records leave it alone"))
+UNLOCKED_NOTE = history.message(gettext_noop("Unlocked: recycling rules apply again"))
 REMINDER_TITLE = history.message(  # a manager's copy: "owner: title"
     gettext_noop("“%(record)s” goes back to the pool “%(pool)s” on %(date)s"), history.AFTER_NAME
 )
@@ -530,6 +532,56 @@ def release_account(*, account_id, user, reason, note="", pool=None, now=None):
 
 
 @transaction.atomic
+def may_lock(record, user) -> bool:
+    """Locking keeps a record out of every recycling rule that exempts locked records, so it is a manager's
+    or a pool administrator's call: the pool's administrators, or whoever may transfer the record — but not
+    its owner on his own account, who could otherwise lock away what he does not follow up."""
+    if not _usable(user):
+        return False
+    pool = record.pool if record.pool_id else None
+    if is_pool_superadmin(user) or (pool is not None and pool.is_admin(user)):
+        return True
+    if record.owner_id == user.pk:
+        return False
+    return type(record).objects.visible_to(user, Action.TRANSFER).filter(pk=record.pk).exists()
+
+
+@transaction.atomic
+def set_locked(*, model, pk, user, locked: bool, now=None):
+    """Lock a lead or an account against recycling (锁定), or unlock it; recorded in its history."""
+    record = model.objects.select_for_update(of=("self",)).filter(pk=pk).first()
+    if record is None or not _usable(user):
+        raise NotFoundError()
+    if not may_lock(record, user):
+        if not model.objects.visible_to(user, Action.VIEW).filter(pk=pk).exists():
+            raise NotFoundError()
+        raise PermissionDeniedError(
+            _("Only a pool administrator, or a manager who may transfer the record, may lock or unlock it.")
+        )
+    if record.is_locked == locked:
+        return record
+    before = history.display_value(record, "is_locked")
+    model.objects.filter(pk=record.pk).update(
+        is_locked=locked, version=F("version") + 1, updated_at=now or timezone.now()
+    )
+    record.refresh_from_db()
+    label = model._meta.get_field("is_locked").verbose_name
+    change = {
+        "field": "is_locked",
+        "label": str(label),
+        "old": before,
+        "new": history.display_value(record, "is_locked"),
+    }
+    history.write(
+        instance=record,
+        action=HistoryAction.UPDATE,
+        actor=user,
+        changes=[change],
+        note=_(LOCKED_NOTE if locked else UNLOCKED_NOTE),
+    )
+    return record
+
+
 def assign_from_pool(*, pool: Pool, ids: Iterable[int], user, member, now=None) -> int:
     """A pool administrator hands records waiting in the pool to a member; all of them or none."""
     now = now or timezone.now()

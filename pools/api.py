@@ -155,6 +155,7 @@ class ClaimOut(Schema):
     owner_id: int | None
     owner_name: str
     pool_id: int | None
+    is_locked: bool
     version: int
 
 
@@ -263,6 +264,7 @@ def claim_out(record) -> dict:
         "owner_id": record.owner_id,
         "owner_name": str(record.owner) if record.owner_id else "",
         "pool_id": record.pool_id,
+        "is_locked": record.is_locked,
         "version": record.version,
     }
 
@@ -612,3 +614,41 @@ def claim_account(request, account_id: int):
 )
 def release_account(request, account_id: int, payload: ReleaseIn):
     return _release(actions.release_account, request, account_id, payload, account_id=account_id)
+
+
+# --- lock and unlock (锁定) under /leads/ and /accounts/ ----------------------------------------------------
+
+LOCK_RESPONSES = {200: ClaimOut, 403: ErrorOut, 404: ErrorOut}
+LOCK_DOC = (
+    "A locked record is left alone by every recycling rule that exempts locked records. Pool administrators "
+    "and whoever may transfer the record may lock or unlock it, but not its owner on his own account (403)."
+)
+
+
+def _lock_routes(router, model_name: PoolObjectType, label: str):
+    def model():
+        return actions.model_for(model_name)
+
+    @router.post(
+        "/{int:record_id}/lock",
+        response=LOCK_RESPONSES,
+        operation_id=f"{model_name.value}_lock",
+        summary=f"Lock {label} against recycling",
+        description=LOCK_DOC,
+    )
+    def lock(request, record_id: int):
+        return claim_out(actions.set_locked(model=model(), pk=record_id, user=request.user, locked=True))
+
+    @router.post(
+        "/{int:record_id}/unlock",
+        response=LOCK_RESPONSES,
+        operation_id=f"{model_name.value}_unlock",
+        summary=f"Unlock {label}: recycling rules apply again",
+        description=LOCK_DOC,
+    )
+    def unlock(request, record_id: int):
+        return claim_out(actions.set_locked(model=model(), pk=record_id, user=request.user, locked=False))
+
+
+_lock_routes(lead_router, PoolObjectType.LEAD, "a lead")
+_lock_routes(account_router, PoolObjectType.ACCOUNT, "an account")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("due/", views.due_list, name="due"),
     path("holidays/", views.holidays, name="holidays"),
     path("release/<str:object_type>/<int:pk>/", views.release, name="release"),
+    path("lock/<str:object_type>/<int:pk>/", views.lock, name="lock"),
     path("<int:pk>/", views.pool_detail, name="detail"),
     path("<int:pk>/settings/", views.pool_settings, name="settings"),
     path("<int:pk>/members/", views.pool_members, name="members"),

@@ -428,6 +428,28 @@ def release(request, object_type, pk):
 
 
 @login_required
+@require_POST
+def lock(request, object_type, pk):
+    """Lock or unlock a record against recycling from its page (`locked`: 1 or 0)."""
+    if object_type not in PoolObjectType.values:
+        raise Http404
+    model = actions.model_for(object_type)
+    locked = request.POST.get("locked") == "1"
+    try:
+        record = actions.set_locked(model=model, pk=pk, user=request.user, locked=locked)
+    except NotFoundError:
+        raise Http404 from None
+    except (ValidationError, DomainError) as error:
+        _error_messages(request, error)
+    else:
+        if locked:
+            messages.success(request, _("%(name)s is locked: recycling rules leave it alone.") % {"name": record})
+        else:
+            messages.success(request, _("%(name)s is unlocked: recycling rules apply again.") % {"name": record})
+    return redirect(f"{model._meta.app_label}:detail", pk)
+
+
+@login_required
 def holidays(request):
     """The holiday calendar: everyone may read it, administrators keep it up to date."""
     user = request.user

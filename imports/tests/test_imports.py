@@ -127,6 +127,33 @@ def test_rejected_rows_download_with_reasons_and_formula_safety(rep, web_for):
     assert "'=HYPERLINK" in b"".join(export.streaming_content).decode("utf-8-sig")
 
 
+def test_fixed_rejected_rows_import_again_with_the_files_mapping(rep, web_for):
+    """The downloaded file (original columns + reason, formula cells quoted) goes back in as it is, fixed:
+    the mapping chosen for the original layout applies, and the quotes the download added come off."""
+    header = ["名头", "人", "电话号", "说明"]  # nothing guess_mapping knows
+    mapping = {"0": "company", "1": "contact_name", "2": "phone", "3": "notes"}
+    rows = [["好公司", "甲", "13800000001", ""], ["=公式公司", "乙", "12345", "-5 折"]]
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows, header=header))
+    actions.set_mapping(job=job, user=rep, mapping=mapping, on_duplicate="skip")
+    job = run(job)
+    assert (job.created_count, job.rejected_count) == (1, 1)
+    web = web_for(rep)
+    web.cookies["django_language"] = "zh-hans"
+    download = web.get(f"/imports/{job.pk}/rejected.csv").content.decode("utf-8-sig")
+    fixed = list(csv.reader(io.StringIO(download)))
+    assert fixed[0] == [*header, "原因"] and fixed[1][0] == "'=公式公司" and fixed[1][3] == "'-5 折"
+    fixed[1][2] = "13800000002"  # the rep fixes the phone and leaves the reason where it is
+    again = actions.upload(user=rep, uploaded_file=csv_file(fixed[1:], header=fixed[0], name="fixed.csv"))
+    assert again.mapping == mapping
+    again = run(again)
+    assert (again.created_count, again.rejected_count) == (1, 0)
+    lead = Lead.objects.get(contact_name="乙")
+    assert lead.company == "=公式公司" and lead.notes == "-5 折" and lead.phone == "+8613800000002"
+    # in other files a leading quote is the user's own and stays
+    plain = run(actions.upload(user=rep, uploaded_file=csv_file([["'=引号公司", "丙", "", ""]], header=header)))
+    assert plain.created_count == 1 and Lead.objects.get(contact_name="丙").company == "'=引号公司"
+
+
 def test_a_crash_mid_import_keeps_whole_batches_and_resumes(rep, monkeypatch):
     rows = [[f"公司{i:03d}", f"联系人{i}", f"1390000{i:04d}", "", "", "", "", ""] for i in range(25)]
     monkeypatch.setattr(pipeline, "BATCH_SIZE", 10)

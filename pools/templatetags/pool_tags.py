@@ -32,5 +32,6 @@ def pool_panel(context, record):
             out["can_release"] = pool.is_active
         out["reasons"] = ReleaseReason.choices
         out["next"] = actions.next_recycling(record)
-    out["show"] = bool(pool or out.get("can_release") or out.get("next"))
+    out["can_lock"] = actions.may_lock(record, user)
+    out["show"] = bool(pool or out.get("can_release") or out.get("next") or out["can_lock"] or record.is_locked)
     return out
