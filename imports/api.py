@@ -39,7 +39,10 @@ class JobOut(Schema):
 
 class MappingIn(Schema):
     mapping: dict[str, str] = Field(..., description="Column index → lead field (company, contact_name, phone, …)")
-    on_duplicate: str = Field("skip", description="skip, merge or create")
+    on_duplicate: str = Field(
+        "skip",
+        description="skip, merge or create (create confirms duplicate-rule warnings; rules set to block still skip)",
+    )
     default_source: str = "import"
 
 

@@ -550,14 +550,20 @@ def existing_leads(rows: list[tuple]) -> dict[int, int]:
     return found
 
 
-def match_by_rules(rows) -> dict[int, tuple[str, int]]:
-    """row_number → (object type, id) of the best hit of the duplicate rules an admin made warn or block.
+def match_by_rules(rows, *, blocking_only: bool = False) -> dict[int, tuple[str, int]]:
+    """row_number → (object type, id) of the best hit of the duplicate rules an admin made warn or block
+    (`blocking_only`: block).
 
     Rules left at "allow" only report, so they cost an import nothing; a similarity rule switched on costs
     a few milliseconds per row (it looks at the row's blocking buckets, never at every record)."""
+    from dedupe.choices import RuleAction
     from dedupe.service import Probe, find_duplicates, rules_for
 
-    rules = [rule for rule in rules_for(ObjectType.LEAD) if rule.enforced]
+    rules = [
+        rule
+        for rule in rules_for(ObjectType.LEAD)
+        if rule.enforced and (rule.action == RuleAction.BLOCK or not blocking_only)
+    ]
     found: dict[int, tuple[str, int]] = {}
     if not rules:
         return found
@@ -753,8 +759,9 @@ class BatchWriter:
                 if outcome == MATCHED:
                     matched[number] = record_id
             fresh.append((number, values, third, owner_id))
-        to_create = fresh
-        if job.on_duplicate != OnDuplicate.CREATE:
+        if job.on_duplicate == OnDuplicate.CREATE:
+            to_create = self.skip_blocked(fresh, outcomes)
+        else:
             to_create = self.check_duplicates(fresh, matched, outcomes)
         now = timezone.now()
         pending = [PendingLead(number, values, owner_id, now) for number, values, _fp, owner_id in to_create]
@@ -838,6 +845,25 @@ class BatchWriter:
                 outcomes.append((number, RowOutcome.MERGED, found, reasons, []))
             else:
                 outcomes.append((number, RowOutcome.SKIPPED, found, reasons, []))
+        return to_create
+
+    def skip_blocked(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
+        """ "Create it anyway" confirms what the duplicate rules warn about, as a user confirms a warning on
+        a form, but a rule an administrator set to block still keeps the row out: it is skipped, with the
+        record it matched."""
+        blocked = match_by_rules(fresh, blocking_only=True)
+        if not blocked:
+            return fresh
+        to_create = []
+        for row in fresh:
+            number = row[0]
+            if number not in blocked:
+                to_create.append(row)
+                continue
+            object_type, found = blocked[number]
+            reasons = {"__all__": [describe_match(object_type, found, self.job.created_by)]}
+            record_id = found if object_type == ObjectType.LEAD else None
+            outcomes.append((number, RowOutcome.SKIPPED, record_id, reasons, []))
         return to_create
 
     def insert(self, pending: list[PendingLead], rows: list[tuple], decisions: dict, now) -> None:

@@ -314,6 +314,29 @@ def test_duplicate_rules_an_admin_enforced_apply_to_imports(org, rep):
     assert not Lead.objects.filter(company="深圳市华为技术有限公司").exists()
 
 
+def test_create_anyway_confirms_warnings_but_not_an_admins_block(org, rep):
+    from dedupe.models import DuplicateRule
+
+    existing = Lead.objects.create(company="老线索", phone="+8613912345678", owner=rep)
+    warned = Lead.objects.create(company="另一条", email="zhang@huawei.com", owner=rep)
+    DuplicateRule.objects.update_or_create(
+        object_type="lead", kind="phone", defaults={"is_active": True, "action": "block", "threshold": 100}
+    )
+    DuplicateRule.objects.update_or_create(
+        object_type="lead", kind="email", defaults={"is_active": True, "action": "warn", "threshold": 100}
+    )
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2]))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="create")
+    job = run(job)
+    assert (job.created_count, job.skipped_count) == (1, 1)
+    blocked = ImportRow.objects.get(job=job, row_number=2)  # 13912345678: the phone rule blocks
+    assert blocked.outcome == "skipped" and blocked.record_id == existing.pk
+    assert "老线索" in blocked.reasons["__all__"][0]
+    # the e-mail rule only warns: "create it anyway" is the importer's confirmation
+    assert Lead.objects.filter(company="深圳市华为技术有限公司").exists() and Lead.objects.filter(pk=warned.pk).exists()
+    assert Lead.objects.filter(phone="+8613912345678").count() == 1
+
+
 def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, rep, api_for):
     from leads.models import Lead
 
