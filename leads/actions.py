@@ -203,6 +203,17 @@ def _origin_entry(record, lead: Lead, user, note: str) -> None:
     )
 
 
+def account_candidates(*, lead: Lead, user, limit: int = 5) -> list[dict]:
+    """Accounts the duplicate check finds for the lead's company (its name and phone, by the account rules
+    an admin keeps), as `dedupe.service.present` shows them to `user`, visible ones first: what the
+    convert page offers to convert into instead of a new account."""
+    from dedupe import service
+
+    probe = service.Probe.build(ObjectType.ACCOUNT, name=lead.company, phone=lead.phone)
+    found = service.present(service.find_duplicates(probe, service.rules_for(ObjectType.ACCOUNT), limit=limit), user)
+    return sorted(found, key=lambda c: not c["visible"])
+
+
 @transaction.atomic
 def convert_lead(
     *, lead: Lead, user, account=None, account_data=None, contact_data=None, opportunity_data=None

@@ -21,6 +21,7 @@ from core.views import (
     ObjectTransferView,
     form_data,
 )
+from dedupe.service import DuplicateError
 
 from . import actions
 from .choices import LeadStatus
@@ -143,15 +144,21 @@ class LeadConvertView(LoginRequiredMixin, View):
             raise PermissionDenied
         return lead, None
 
-    def render(self, form, lead):
+    def render(self, form, lead, duplicates=None):
+        user = self.request.user
         return render(
             self.request,
             self.template_name,
             {
                 "form": form,
                 "object": lead,
-                "can_create_account": can(self.request.user, ObjectType.ACCOUNT, Action.CREATE),
-                "can_create_opportunity": can(self.request.user, ObjectType.OPPORTUNITY, Action.CREATE),
+                "can_create_account": can(user, ObjectType.ACCOUNT, Action.CREATE),
+                "can_create_opportunity": can(user, ObjectType.OPPORTUNITY, Action.CREATE),
+                # accounts the duplicate check finds for the lead: convert into one of them instead
+                "account_candidates": actions.account_candidates(lead=lead, user=user),
+                # the save check stopped the conversion: what it found, and the confirmation a warning asks for
+                "duplicates": getattr(duplicates, "candidates", None),
+                "duplicate_code": getattr(duplicates, "code", ""),
             },
         )
 
@@ -159,7 +166,11 @@ class LeadConvertView(LoginRequiredMixin, View):
         lead, done = self.lead(pk)
         if done:
             return done
-        return self.render(ConvertForm(user=request.user, lead=lead), lead)
+        form = ConvertForm(user=request.user, lead=lead)
+        chosen = request.GET.get("account", "")
+        if chosen.isdigit() and form.fields["account"].queryset.filter(pk=chosen).exists():  # "Use this account"
+            form.initial.update(account_mode="existing", account=int(chosen))
+        return self.render(form, lead)
 
     def post(self, request, pk):
         lead, done = self.lead(pk)
@@ -170,6 +181,8 @@ class LeadConvertView(LoginRequiredMixin, View):
             try:
                 with hooks.check_options(**hooks.options_from_request(request)):
                     converted = actions.convert_lead(lead=lead, user=request.user, **form.parts())
+            except DuplicateError as error:
+                return self.render(form, lead, duplicates=error)
             except ValidationError as error:
                 form.add_action_errors(validation_error_fields(error))
             except DomainError as error:

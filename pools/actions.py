@@ -531,7 +531,6 @@ def release_account(*, account_id, user, reason, note="", pool=None, now=None):
     return release_record(model=Account, pk=account_id, user=user, reason=reason, note=note, pool=pool, now=now)
 
 
-@transaction.atomic
 def may_lock(record, user) -> bool:
     """Locking keeps a record out of every recycling rule that exempts locked records, so it is a manager's
     or a pool administrator's call: the pool's administrators, or whoever may transfer the record — but not
@@ -582,6 +581,7 @@ def set_locked(*, model, pk, user, locked: bool, now=None):
     return record
 
 
+@transaction.atomic
 def assign_from_pool(*, pool: Pool, ids: Iterable[int], user, member, now=None) -> int:
     """A pool administrator hands records waiting in the pool to a member; all of them or none."""
     now = now or timezone.now()

@@ -1,6 +1,7 @@
 """Converting a lead as a rep meets it: one step into an account, a contact and maybe an opportunity."""
 
 import datetime
+import re
 
 import pytest
 
@@ -269,3 +270,41 @@ def test_conversion_into_a_duplicate_account_asks_for_confirmation(org, api_for)
     assert Lead.objects.get(pk=lead["id"]).converted_at is None
     r = api.post(f"/leads/{lead['id']}/convert", body, headers={"X-Confirm-Duplicates": "true"})
     assert r.status_code == 200, r.json_body
+
+
+def test_the_convert_page_offers_the_accounts_the_duplicate_check_finds(org, web_for):
+    """In the browser: the accounts found for the lead's company are offered to convert into, a warning
+    stops a new account until the rep confirms it, and accounts he may not see show only their owner."""
+    from accounts.models import Account
+    from core.choices import Scope
+    from dedupe.models import DuplicateRule
+    from leads.models import Lead
+
+    rep = org.user("pageconv", org.sh, scope=Scope.OWN)
+    other = org.user("southconv", org.south, scope=Scope.OWN)
+    mine = Account.objects.create(name="深圳市华为技术有限公司", owner=rep)
+    Account.objects.create(name="华为技术有限公司（深圳）", owner=other)
+    DuplicateRule.objects.update_or_create(
+        object_type="account", kind="name", defaults={"is_active": True, "action": "warn", "threshold": 85}
+    )
+    lead = Lead.objects.create(company="华为技术有限公司", contact_name="张三", owner=rep)
+    web = web_for(rep)
+    page = web.get(f"/leads/{lead.pk}/convert/").content.decode()
+    assert 'data-testid="account-candidates"' in page
+    assert f'href="?account={mine.pk}"' in page and "深圳市华为技术有限公司" in page
+    assert "华为技术有限公司（深圳）" not in page and "Already exists, owned by" in page
+    # "Convert into this account" opens the form with it chosen
+    chosen = web.get(f"/leads/{lead.pk}/convert/", {"account": mine.pk}).content.decode()
+    assert re.search(r'<input[^>]*name="account_mode"[^>]*value="existing"[^>]*checked', chosen)
+    assert re.search(rf'<input type="hidden" name="account" value="{mine.pk}"', chosen)
+    assert not re.search(r'<input[^>]*value="new"[^>]*checked', chosen)
+    # a new account that the name rule warns about: listed, and a confirmation is asked for
+    data = {"account_mode": "new", "account_name": "华为技术有限公司", "contact_name": "张三"}
+    stopped = web.post(f"/leads/{lead.pk}/convert/", data)
+    assert stopped.status_code == 200
+    body = stopped.content.decode()
+    assert 'data-testid="duplicate-warning"' in body and 'name="confirm_duplicates"' in body
+    assert Lead.objects.get(pk=lead.pk).converted_at is None and Account.objects.count() == 2
+    done = web.post(f"/leads/{lead.pk}/convert/", {**data, "confirm_duplicates": "1"})
+    assert done.status_code == 302 and Lead.objects.get(pk=lead.pk).converted_at is not None
+    assert Account.objects.count() == 3
