@@ -26,6 +26,11 @@ class Combinator(models.TextChoices):
     ANY = "any", _("Any row holds (OR)")
 
 
+class GroupCombinator(models.TextChoices):
+    ALL = "all", _("All groups hold (AND)")
+    ANY = "any", _("Any group holds (OR)")
+
+
 # A lead still being worked: these count towards a user's load and cap.
 OPEN_LEAD_STATUSES = (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.QUALIFIED)
 

@@ -16,11 +16,13 @@ from core.conditions import LIST_OPS, NO_VALUE_OPS, OP_LABELS, OPS_BY_KIND, regi
 from core.errors import validation_error_fields
 from core.regions import regions
 
-from .choices import Combinator, Distribution, Strategy
+from .choices import Combinator, Distribution, GroupCombinator, Strategy
 from .models import QualificationFact, QualificationLevel
 
 EXTRA_ROWS = 3
-ROW_PATH = re.compile(r"^conditions\.(?:all|any)\[(\d+)\]")
+MAX_GROUPS = 5  # numbered groups of rows the builder offers
+# a condition's path at the start of an error message: conditions.all[2], or conditions.all[1].any[0]
+ROW_PATH = re.compile(r"^(conditions\.(?:all|any)\[\d+\](?:\.(?:all|any)\[\d+\])?)(?![\[\d])")
 REST_OF_PATH = re.compile(r"^(?:\.[a-z_]+(?:\[\d+\])?)*[:：]\s*")
 
 
@@ -94,9 +96,12 @@ def pretty_json(node, depth: int = 0) -> str:
 
 
 class ConditionBuilder:
-    """Edits a condition set as field/op/value rows combined with AND or OR, or as JSON.
+    """Edits a condition set as field/op/value rows, or as JSON.
 
-    Nested groups cannot be shown as rows; such a set opens in the JSON editor."""
+    Rows may be put in numbered groups: the rows of a group are combined one way (AND or OR), the groups
+    the other or the same way, as in the classic rule "(product fits OR has a project OR technology fits)
+    AND (credit good OR scale sound)". A set deeper than that, or whose groups combine their rows in
+    different ways, opens in the JSON editor."""
 
     def __init__(self, data=None, *, initial: dict | None = None, prefix: str = "cond"):
         self.prefix = prefix
@@ -104,64 +109,100 @@ class ConditionBuilder:
         self.errors: list[str] = []
         self.row_errors: dict[int, list[str]] = {}
         self.cleaned: dict | None = None
+        self.group_numbers = list(range(1, MAX_GROUPS + 1))
         initial = initial or {"all": []}
         if data is None:
-            flat = self._flat(initial)
-            self.mode = "rows" if flat is not None else "json"
-            self.combinator, rows = flat if flat is not None else ("all", [])
-            self.rows = rows + [{"field": "", "op": "", "value": ""} for _ in range(EXTRA_ROWS)]
+            found = self._rows_of(initial)
+            self.mode = "rows" if found is not None else "json"
+            self.combinator, self.outer, rows = found if found is not None else ("all", "all", [])
+            self.rows = rows + [{"field": "", "op": "", "value": "", "group": 1} for _ in range(EXTRA_ROWS)]
             self.json_text = pretty_json(initial)
         else:
             self.mode = "json" if data.get(f"{prefix}-mode") == "json" else "rows"
-            self.combinator = data.get(f"{prefix}-combinator") if data.get(f"{prefix}-combinator") == "any" else "all"
+            self.combinator = "any" if data.get(f"{prefix}-combinator") == "any" else "all"
+            self.outer = "any" if data.get(f"{prefix}-outer") == "any" else "all"
             fields = data.getlist(f"{prefix}-field")
             ops = data.getlist(f"{prefix}-op")
             values = data.getlist(f"{prefix}-value")
+            groups = data.getlist(f"{prefix}-group")
             self.rows = [
                 {
                     "field": f.strip(),
                     "op": (ops[i] if i < len(ops) else "").strip(),
                     "value": values[i] if i < len(values) else "",
+                    "group": self._group_number(groups[i] if i < len(groups) else ""),
                 }
                 for i, f in enumerate(fields)
             ]
             if self.mode == "rows" and sum(1 for r in self.rows if not r["field"]) < 1:
-                self.rows.append({"field": "", "op": "", "value": ""})
+                self.rows.append({"field": "", "op": "", "value": "", "group": 1})
             self.json_text = data.get(f"{prefix}-json", "")
 
     @staticmethod
-    def _flat(conditions: dict):
-        """(combinator, rows) when the set is one AND or OR group of plain conditions."""
-        if not conditions:
-            return "all", []
-        key = "all" if "all" in conditions else "any" if "any" in conditions else None
-        if key is None or len(conditions) != 1:
+    def _group_number(text: str) -> int:
+        return int(text) if text.isdigit() and 1 <= int(text) <= MAX_GROUPS else 1
+
+    @staticmethod
+    def _row(leaf: dict, group: int) -> dict:
+        value = leaf.get("value", "")
+        return {
+            "field": leaf["field"],
+            "op": leaf["op"],
+            "value": ", ".join(str(v) for v in value) if isinstance(value, list) else str(value),
+            "group": group,
+        }
+
+    @staticmethod
+    def _group(node):
+        """(combinator, leaves) of a one-key all/any group, else None."""
+        if not isinstance(node, dict) or len(node) != 1:
             return None
-        rows = []
-        for leaf in conditions[key]:
-            if not isinstance(leaf, dict) or "field" not in leaf:
+        key = next(iter(node))
+        if key not in ("all", "any") or not isinstance(node[key], list):
+            return None
+        return key, node[key]
+
+    @classmethod
+    def _rows_of(cls, conditions: dict):
+        """(combinator within groups, combinator between groups, rows), or None when rows cannot show it."""
+        if not conditions:
+            return "all", "all", []
+        top = cls._group(conditions)
+        if top is None:
+            return None
+        outer, children = top
+        if all(isinstance(c, dict) and "field" in c for c in children):  # one group of conditions
+            return outer, "all", [cls._row(leaf, 1) for leaf in children]
+        if len(children) > MAX_GROUPS:
+            return None
+        inner, rows = None, []
+        for number, child in enumerate(children, start=1):
+            if isinstance(child, dict) and "field" in child:  # a group of one condition
+                rows.append(cls._row(child, number))
+                continue
+            group = cls._group(child)
+            if group is None or not all(isinstance(c, dict) and "field" in c for c in group[1]):
                 return None
-            value = leaf.get("value", "")
-            rows.append(
-                {
-                    "field": leaf["field"],
-                    "op": leaf["op"],
-                    "value": ", ".join(str(v) for v in value) if isinstance(value, list) else str(value),
-                }
-            )
-        return key, rows
+            key, leaves = group
+            if len(leaves) > 1:
+                if inner not in (None, key):
+                    return None  # groups combining their rows in different ways
+                inner = key
+            rows.extend(cls._row(leaf, number) for leaf in leaves)
+        return inner or ("any" if outer == "all" else "all"), outer, rows
 
     def raw(self):
-        """The condition set as entered, before validation; row i of the set is row `index[i]` on screen."""
+        """The condition set as entered, before validation, and where each of its conditions sits on
+        screen: {path of the condition in error messages: row}."""
         if self.mode == "json":
             text = (self.json_text or "").strip()
             if not text:
-                return {}, []
+                return {}, {}
             try:
-                return json.loads(text), []
+                return json.loads(text), {}
             except ValueError:
                 raise ValidationError({"conditions": [_("Enter valid JSON.")]}) from None
-        leaves, index = [], []
+        groups: dict[int, list[tuple[int, dict]]] = {}
         for i, row in enumerate(self.rows):
             if not row["field"]:
                 continue
@@ -170,23 +211,35 @@ class ConditionBuilder:
                 leaf["value"] = [v.strip() for v in re.split(r"[,，、;；\n]", row["value"]) if v.strip()]
             elif row["op"] not in NO_VALUE_OPS:
                 leaf["value"] = row["value"].strip()
-            leaves.append(leaf)
-            index.append(i)
-        return ({self.combinator: leaves} if leaves else {}), index
+            groups.setdefault(row.get("group", 1), []).append((i, leaf))
+        if not groups:
+            return {}, {}
+        inner, index = self.combinator, {}
+        if len(groups) == 1:
+            (members,) = groups.values()
+            for at, (row, _leaf) in enumerate(members):
+                index[f"conditions.{inner}[{at}]"] = row
+            return {inner: [leaf for _row, leaf in members]}, index
+        children = []
+        for number, (_n, members) in enumerate(sorted(groups.items())):
+            children.append({inner: [leaf for _row, leaf in members]})
+            for at, (row, _leaf) in enumerate(members):
+                index[f"conditions.{self.outer}[{number}].{inner}[{at}]"] = row
+        return {self.outer: children}, index
 
-    def apply_error(self, error: ValidationError, index: list[int]) -> None:
+    def apply_error(self, error: ValidationError, index: dict[str, int]) -> None:
         """Show a validation error next to the row it is about, or above the editor."""
         for messages in validation_error_fields(error).values():
             for message in messages:
-                match = ROW_PATH.match(message)
-                if self.mode == "rows" and match and int(match.group(1)) < len(index):
-                    row = index[int(match.group(1))]
-                    text = REST_OF_PATH.sub("", message[match.end() :]).strip() or message
-                    self.row_errors.setdefault(row, []).append(
-                        _("Row %(n)d: %(message)s") % {"n": row + 1, "message": text}
-                    )
-                else:
+                match = ROW_PATH.match(message) if self.mode == "rows" else None
+                row = index.get(match.group(1)) if match else None
+                if row is None:
                     self.errors.append(message)
+                    continue
+                text = REST_OF_PATH.sub("", message[match.end() :]).strip() or message
+                self.row_errors.setdefault(row, []).append(
+                    _("Row %(n)d: %(message)s") % {"n": row + 1, "message": text}
+                )
 
     @property
     def all_errors(self) -> list[str]:
@@ -306,4 +359,5 @@ def builder_context(builder: ConditionBuilder, *, include_facts: bool = True) ->
         "field_options": field_options(include_facts),
         "op_options": op_options(),
         "combinators": Combinator.choices,
+        "group_combinators": GroupCombinator.choices,
     }

@@ -144,7 +144,7 @@ def rule_form(request, pk=None):
         builder = ConditionBuilder(request.POST)
         member_ids = [int(v) for v in request.POST.getlist("member") if v.isdigit()]
         if form.is_valid():
-            index = []
+            index = {}
             try:
                 conditions, index = builder.raw()
                 data = {**form.cleaned_data, "conditions": conditions}
@@ -396,7 +396,7 @@ def level_form(request, pk=None):
         form = LevelForm(request.POST, instance=level)
         builder = ConditionBuilder(request.POST)
         if form.is_valid():
-            index = []
+            index = {}
             try:
                 conditions, index = builder.raw()
                 data = {k: v for k, v in form.cleaned_data.items() if not (k == "order" and v is None)}

@@ -1,6 +1,8 @@
 """Qualification as reps and administrators meet it: the classic industrial rule seeded on install,
 facts ticked on the lead page, the level reached with ✓/✗ per criterion, the same over the API."""
 
+import re
+
 import pytest
 
 from core.choices import Scope
@@ -227,10 +229,8 @@ def test_level_form_builds_criteria_from_rows_and_shows_errors_per_row(org, web_
     assert level.conditions == {
         "any": [{"field": "fact:has_project", "op": "is_true"}, {"field": "score", "op": "gte", "value": "80"}]
     }
-    # the classic (nested) rule opens in the JSON editor; broken JSON is an error, not a 500
+    # broken JSON is an error, not a 500
     classic = QualificationLevel.objects.get(name=POTENTIAL)
-    page = web.get(f"/assignment/qualification/levels/{classic.pk}/").content.decode()
-    assert 'value="json" checked' in page
     broken = web.post(
         f"/assignment/qualification/levels/{classic.pk}/",
         {
@@ -243,3 +243,70 @@ def test_level_form_builds_criteria_from_rows_and_shows_errors_per_row(org, web_
         },
     )
     assert broken.status_code == 200 and "Enter valid JSON." in broken.content.decode()
+
+
+def _row_groups(page: str) -> list[tuple[str, str]]:
+    """(group, field) of every filled row of the condition builder on a page."""
+    found = re.findall(
+        r'name="cond-group"[^>]*>(.*?)</select>.*?name="cond-field"[^>]*>(.*?)</select>', page, flags=re.DOTALL
+    )
+    rows = []
+    for groups, fields in found:
+        group = re.search(r'value="(\d+)" selected', groups)
+        field = re.search(r'value="([^"]+)" selected', fields)
+        if field:
+            rows.append((group.group(1) if group else "1", field.group(1)))
+    return rows
+
+
+def test_the_classic_rule_is_edited_as_groups_of_rows(org, web_for):
+    """(product fits OR has a project OR technology fits) AND (credit good OR scale sound): groups 1 and 2,
+    rows combined with OR, groups with AND; an admin builds and changes it without writing JSON."""
+    from assignment.models import QualificationLevel
+
+    web = web_for(org.admin)
+    classic = QualificationLevel.objects.get(name=POTENTIAL)
+    page = web.get(f"/assignment/qualification/levels/{classic.pk}/").content.decode()
+    assert 'value="rows" checked' in page
+    assert _row_groups(page) == [
+        ("1", "fact:product_fits"),
+        ("1", "fact:has_project"),
+        ("1", "fact:tech_fits"),
+        ("2", "fact:credit_good"),
+        ("2", "fact:scale_sound"),
+    ]
+    assert re.search(r'name="cond-combinator".*?value="any" selected', page, flags=re.DOTALL)
+    assert re.search(r'name="cond-outer".*?value="all" selected', page, flags=re.DOTALL)
+    data = {
+        "name": "新分级",
+        "lead_status": "",
+        "is_active": "on",
+        "cond-mode": "rows",
+        "cond-combinator": "any",
+        "cond-outer": "all",
+        "cond-group": ["1", "1", "2", "2", "1"],
+        "cond-field": ["fact:product_fits", "fact:has_project", "fact:credit_good", "score", ""],
+        "cond-op": ["is_true", "is_true", "is_true", "gte", "eq"],
+        "cond-value": ["", "", "", "many", ""],
+    }
+    page = web.post("/assignment/qualification/levels/new/", data).content.decode()
+    assert "Row 4: enter a number." in page  # an error deep in group 2 lands on its row
+    data["cond-value"] = ["", "", "", "60", ""]
+    assert web.post("/assignment/qualification/levels/new/", data).status_code == 302
+    assert QualificationLevel.objects.get(name="新分级").conditions == {
+        "all": [
+            {"any": [{"field": "fact:product_fits", "op": "is_true"}, {"field": "fact:has_project", "op": "is_true"}]},
+            {"any": [{"field": "fact:credit_good", "op": "is_true"}, {"field": "score", "op": "gte", "value": "60"}]},
+        ]
+    }
+    # groups that combine their rows in different ways, or a NOT, still open as JSON
+    QualificationLevel.objects.filter(name="新分级").update(
+        conditions={
+            "any": [
+                {"all": [{"field": "score", "op": "gte", "value": 1}, {"field": "score", "op": "lte", "value": 9}]},
+                {"any": [{"field": "score", "op": "gte", "value": 50}, {"field": "score", "op": "lte", "value": 0}]},
+            ]
+        }
+    )
+    level = QualificationLevel.objects.get(name="新分级")
+    assert 'value="json" checked' in web.get(f"/assignment/qualification/levels/{level.pk}/").content.decode()

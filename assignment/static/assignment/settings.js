@@ -9,7 +9,8 @@
     if (!rows || !rows.length) return;
     const copy = rows[rows.length - 1].cloneNode(true);
     copy.querySelectorAll("input").forEach(function (input) { input.value = ""; });
-    copy.querySelectorAll("select").forEach(function (select) { select.selectedIndex = 0; });
+    // a new condition starts in the group of the row above it
+    copy.querySelectorAll("select:not([name$='-group'])").forEach(function (select) { select.selectedIndex = 0; });
     copy.querySelectorAll(".invalid-feedback").forEach(function (e) { e.remove(); });
     list.appendChild(copy);
   });
