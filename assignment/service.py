@@ -244,13 +244,16 @@ class _Planner:
                     return True
         return False
 
+    def read_caps(self, user_ids: set[int]) -> None:
+        """Users' own caps (LeadLimit), which every rule applies."""
+        if user_ids:
+            self.caps = dict(LeadLimit.objects.filter(user_id__in=user_ids).values_list("user_id", "max_open_leads"))
+
     def read_loads(self, user_ids: set[int], *, counted: bool = True) -> None:
-        """Open leads per candidate (when `counted`), read after the cursors are locked; the batch itself
-        is being placed, so its leads do not count for their current owners. Users' own caps always."""
-        if not user_ids:
-            return
-        self.caps = dict(LeadLimit.objects.filter(user_id__in=user_ids).values_list("user_id", "max_open_leads"))
-        if not counted and not self.caps:
+        """Open leads per candidate (when `counted`, or when a candidate has a cap of his own), read after
+        the cursors are locked; the batch itself is being placed, so its leads do not count for their
+        current owners."""
+        if not user_ids or (not counted and not self.caps):
             return
         rows = (
             Lead.objects.filter(owner_id__in=user_ids, status__in=OPEN_LEAD_STATUSES)
@@ -357,8 +360,15 @@ class _Planner:
 
     def plan(self) -> list[Decision]:
         matches, keys, users = self.candidates()
+        counted = self.loads_matter(matches)
+        self.read_caps(users)
+        if counted or self.caps:
+            # Loads decide: batches that may give leads to the same users take turns on them (a row per
+            # user, locked with the cursors, in one key order), so two arriving at once cannot both fill
+            # a user's last free place, whatever the strategy.
+            keys = keys | {f"load:{user_id}" for user_id in users}
         self.lock_cursors(keys)
-        self.read_loads(users, counted=self.loads_matter(matches))
+        self.read_loads(users, counted=counted)
         settled: dict[int, tuple | None] = {}  # by id() of the rule lists leads with one signature share
         decisions = []
         for lead, rules in zip(self.leads, matches, strict=True):

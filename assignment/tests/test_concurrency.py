@@ -72,3 +72,36 @@ def test_concurrent_arrivals_respect_the_cap(org):
 
     owners = Counter(Lead.objects.filter(company__startswith="封顶").values_list("owner__username", flat=True))
     assert owners == {"rep1": 3, "rep2": 3, "admin": 4}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_users_own_cap_holds_across_rules_arriving_together(org):
+    """Two named-user rules (no rotation to lock) give leads to the same rep, whose own cap is 3: leads of
+    both arriving at once still give him 3, not one more per rule."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL")
+    from assignment import actions
+    from leads.actions import create_lead
+    from leads.models import Lead
+
+    rep = org.user("capped", org.sh, scope=Scope.OWN)
+    actions.set_lead_limit(user=org.admin, target=rep, max_open_leads=3)
+    for source in ("web_form", "referral"):
+        actions.create_rule(
+            user=org.admin,
+            data={
+                "name": f"named {source}",
+                "strategy": "users",
+                "conditions": {"all": [{"field": "source", "op": "in", "value": [source]}]},
+            },
+            member_ids=[rep.pk],
+        )
+    admin = org.admin
+    sources = ["web_form", "referral"]
+
+    _arrive_together(
+        THREADS, lambda i: create_lead(user=admin, data={"company": f"双规则{i}", "source": sources[i % 2]})
+    )
+
+    owners = Counter(Lead.objects.filter(company__startswith="双规则").values_list("owner__username", flat=True))
+    assert owners == {"capped": 3, "admin": THREADS - 3}
