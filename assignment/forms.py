@@ -38,20 +38,21 @@ def _styled(form: forms.Form) -> None:
         widget.attrs.setdefault("class", css)
 
 
-def field_options(include_facts: bool = True) -> list[dict]:
-    """Fields a condition may test, with their operators and allowed values, for the builder."""
+def field_options(include_facts: bool = True, object_type: str = ObjectType.LEAD) -> list[dict]:
+    """Fields a condition may test, with their operators and allowed values, for the builder; qualification
+    facts only for leads."""
     options = []
-    for name, spec in registry.for_type(ObjectType.LEAD).items():
+    for name, spec in registry.for_type(object_type).items():
         options.append(
             {
                 "name": name,
                 "label": str(spec.label),
                 "kind": spec.kind,
                 "ops": sorted(OPS_BY_KIND[spec.kind]),
-                "choices": _choice_labels(name, spec.choices),
+                "choices": _choice_labels(name, spec.choices, object_type),
             }
         )
-    if include_facts:
+    if include_facts and object_type == ObjectType.LEAD:
         for fact in QualificationFact.objects.filter(is_active=True).order_by("order", "id"):
             options.append(
                 {
@@ -65,13 +66,15 @@ def field_options(include_facts: bool = True) -> list[dict]:
     return options
 
 
-def _choice_labels(name: str, values) -> list[tuple[str, str]]:
+def _choice_labels(name: str, values, object_type: str = ObjectType.LEAD) -> list[tuple[str, str]]:
     if not values:
         return []
+    from accounts.models import Account
     from leads.models import Lead
 
+    model = Account if object_type == ObjectType.ACCOUNT else Lead
     try:
-        labels = dict(Lead._meta.get_field(name).flatchoices)
+        labels = dict(model._meta.get_field(name).flatchoices)
     except FieldDoesNotExist:  # a registered field without a model field shows bare values
         labels = {}
     return [(v, str(labels.get(v, v))) for v in values]
@@ -352,11 +355,11 @@ class LevelForm(forms.ModelForm):
         _styled(self)
 
 
-def builder_context(builder: ConditionBuilder, *, include_facts: bool = True) -> dict:
+def builder_context(builder: ConditionBuilder, *, include_facts: bool = True, object_type=ObjectType.LEAD) -> dict:
     return {
         "builder": builder,
         "builder_rows": builder.rows_with_errors(),
-        "field_options": field_options(include_facts),
+        "field_options": field_options(include_facts, object_type),
         "op_options": op_options(),
         "combinators": Combinator.choices,
         "group_combinators": GroupCombinator.choices,

@@ -1,7 +1,5 @@
 """Forms of the pool pages. They only parse input; pools.actions validates and saves (one place for rules)."""
 
-import json
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -117,19 +115,11 @@ class RuleForm(BootstrapMixin, forms.Form):
     exempt_open_opportunity = forms.BooleanField(
         label=_("never recycle records with an open opportunity"), required=False, initial=True
     )
-    conditions = forms.CharField(
-        label=_("only records matching"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        help_text=_('A condition set in JSON, e.g. {"all": [{"field": "source", "op": "in", "value": ["import"]}]}.'),
-    )
     is_active = forms.BooleanField(label=_("active"), required=False, initial=True)
 
     def __init__(self, *args, pool, rule=None, **kwargs):
         if rule is not None and not kwargs.get("data"):
             initial = {name: getattr(rule, name) for name in self.base_fields}
-            empty = rule.conditions in ({}, {"all": []})
-            initial["conditions"] = "" if empty else json.dumps(rule.conditions, ensure_ascii=False)
             for grade, days in (rule.grade_days or {}).items():
                 initial[f"grade_{grade}"] = days
             kwargs["initial"] = initial
@@ -149,21 +139,9 @@ class RuleForm(BootstrapMixin, forms.Form):
         self.order_fields(
             ["name", "kind", "days", "day_count"]
             + [name for name in self.fields if name.startswith("grade_")]
-            + ["exempt_locked", "exempt_open_opportunity", "is_active", "conditions"]
+            + ["exempt_locked", "exempt_open_opportunity", "is_active"]
         )
         self.style()
-
-    def clean_conditions(self):
-        text = (self.cleaned_data.get("conditions") or "").strip()
-        if not text:
-            return {}
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise forms.ValidationError(_("This is not valid JSON.")) from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError(_("A condition set is a JSON object."))
-        return value
 
     def grade_fields(self):
         return [self[name] for name in self.fields if name.startswith("grade_")]

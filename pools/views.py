@@ -310,24 +310,34 @@ def rule_form(request, pk, rule_pk=None):
         rule = RecyclingRule.objects.filter(pool=pool, pk=rule_pk).first()
         if rule is None:
             raise Http404
+    from assignment.forms import ConditionBuilder, builder_context
+
     form = RuleForm(request.POST or None, pool=pool, rule=rule)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        builder = ConditionBuilder(request.POST)
+        index = {}
         try:
-            if rule is None:
-                actions.create_rule(pool=pool, user=request.user, data=form.data_for_action())
-            else:
-                actions.update_rule(rule=rule, user=request.user, data=form.data_for_action())
+            conditions, index = builder.raw()
+            if form.is_valid():
+                data = {**form.data_for_action(), "conditions": conditions}
+                if rule is None:
+                    actions.create_rule(pool=pool, user=request.user, data=data)
+                else:
+                    actions.update_rule(rule=rule, user=request.user, data=data)
+                messages.success(request, _("Rule saved."))
+                return redirect("pools:rules", pk=pool.pk)
         except ValidationError as error:
             fields = validation_error_fields(error)
-            grade_errors = fields.pop("grade_days", [])
-            for m in grade_errors:
+            for m in fields.pop("grade_days", []):
                 form.add_error(None, m)
+            conditions_messages = fields.pop("conditions", [])
+            if conditions_messages:
+                builder.apply_error(ValidationError(conditions_messages), index)
             apply_errors(form, ValidationError(fields))
         except DomainError as error:
             form.add_error(None, error.message)
-        else:
-            messages.success(request, _("Rule saved."))
-            return redirect("pools:rules", pk=pool.pk)
+    else:
+        builder = ConditionBuilder(initial=rule.conditions if rule else None)
     return render(
         request,
         "pools/form.html",
@@ -337,7 +347,8 @@ def rule_form(request, pk, rule_pk=None):
             "tab": "rules",
             "title": str(rule) if rule else _("New recycling rule"),
             "cancel": reverse("pools:rules", args=[pool.pk]),
-            "conditions_help": True,
+            **builder_context(builder, include_facts=False, object_type=pool.object_type),
+            "builder_title": _("Only records matching"),
         },
     )
 

@@ -162,22 +162,32 @@ def test_rule_pages(world, web_for):
         True,
         False,
     )
+    base = {"name": "未成交", "kind": "not_won", "days": "60", "day_count": "calendar", "grade_A": "120"}
+    r = web.post(f"/pools/{pk}/rules/{rule.pk}/", {**base, "cond-mode": "json", "cond-json": "{bad"})
+    assert 'data-testid="condition-errors"' in r.content.decode() and "Enter valid JSON." in r.content.decode()
     r = web.post(
         f"/pools/{pk}/rules/{rule.pk}/",
-        {"name": "未成交", "kind": "not_won", "days": "60", "day_count": "calendar", "conditions": "{bad"},
+        {**base, "cond-mode": "json", "cond-json": '{"field": "nope", "op": "eq", "value": 1}'},
     )
-    assert 'data-field-error="conditions"' in r.content.decode()
+    assert 'data-testid="condition-errors"' in r.content.decode()
+    assert RecyclingRule.objects.get().conditions in ({}, {"all": []})
+    # the same row builder as assignment rules, with the account's fields: grade C accounts only
+    page = web.get(f"/pools/{pk}/rules/{rule.pk}/").content.decode()
+    assert 'name="cond-field"' in page and 'value="grade"' in page and 'value="fact:' not in page
+    rows = {"cond-mode": "rows", "cond-combinator": "all", "cond-outer": "all", "cond-group": ["1", "1"]}
     r = web.post(
         f"/pools/{pk}/rules/{rule.pk}/",
-        {
-            "name": "未成交",
-            "kind": "not_won",
-            "days": "60",
-            "day_count": "calendar",
-            "conditions": '{"field": "nope", "op": "eq", "value": 1}',
-        },
+        {**base, **rows, "cond-field": ["grade", ""], "cond-op": ["in", "eq"], "cond-value": ["X", ""]},
     )
-    assert 'data-field-error="conditions"' in r.content.decode()
+    assert 'data-testid="row-error"' in r.content.decode() and "Row 1" in r.content.decode()
+    r = web.post(
+        f"/pools/{pk}/rules/{rule.pk}/",
+        {**base, **rows, "cond-field": ["grade", ""], "cond-op": ["in", "eq"], "cond-value": ["C", ""]},
+    )
+    assert r.status_code == 302
+    assert RecyclingRule.objects.get().conditions == {"all": [{"field": "grade", "op": "in", "value": ["C"]}]}
+    page = web.get(f"/pools/{pk}/rules/{rule.pk}/").content.decode()
+    assert 'value="rows" checked' in page and 'value="grade" selected' in page
     page = web.get(f"/pools/{pk}/rules/").content.decode()
     assert "未成交" in page and "grade A: 120" in page
     assert web.post(f"/pools/{pk}/recycle/").status_code == 302
