@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -13,11 +16,20 @@ from django.utils.translation import gettext_noop
 from core import history
 from core.choices import Action, ObjectType
 from core.errors import DomainError, PermissionDeniedError
+from core.export import safe_cell
 from core.permissions import can
 
-from .choices import LEAD_TARGETS, JobStatus, OnDuplicate
-from .models import ImportJob, ImportLayout
-from .parsing import count_rows, file_kind, header_signature, is_rejected_rows_header, read_header
+from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
+from .models import ImportJob, ImportLayout, ImportRow
+from .parsing import (
+    REASON_COLUMN,
+    count_rows,
+    file_kind,
+    header_signature,
+    is_rejected_rows_header,
+    read_header,
+    rows_to_csv,
+)
 
 # Notes and notifications kept as written and shown in the reader's language (core.history).
 FINISHED_TITLE = history.message(gettext_noop("Import of %(file)s finished"))
@@ -81,8 +93,6 @@ def upload(*, user, uploaded_file) -> ImportJob:
     kind = file_kind(uploaded_file.name)
     job = ImportJob(created_by=user, original_name=uploaded_file.name[:255], kind=kind)
     job.file.save(f"{timezone.now():%Y%m%d%H%M%S}-{user.pk}.{kind}", uploaded_file, save=False)
-    from pathlib import Path
-
     try:
         header, _sample = read_header(Path(job.file.path), kind)
     except ValidationError:
@@ -100,8 +110,6 @@ def upload(*, user, uploaded_file) -> ImportJob:
 
 def preview(job: ImportJob, limit: int = 20) -> list[dict]:
     """The first rows as they would be imported, with the reasons the bad ones would be rejected."""
-    from pathlib import Path
-
     from .parsing import iter_rows
     from .pipeline import explain_row
 
@@ -217,7 +225,6 @@ def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = Non
     see says whose it is instead (the duplicate check's wording), never which."""
     from leads.models import Lead
 
-    from .choices import RowOutcome
     from .models import job_rows
 
     if outcome and outcome not in RowOutcome.values:
@@ -247,3 +254,21 @@ def row_page(*, job: ImportJob, user, outcome: str = "", after: int | None = Non
             r = r._replace(record_id=None, reasons=reasons)
         page.append(r)
     return page, following
+
+
+def rejected_rows_response(job: ImportJob):
+    """The rejected rows as a CSV download: the file's own columns and a reason column (its title in the
+    reader's language), cells that would read as formulas quoted. Imported again as it is, once fixed,
+    it takes the original layout's mapping and the quotes come off (imports.parsing)."""
+    header = [*job.header, _(REASON_COLUMN)]
+    rows = []
+    for row in ImportRow.objects.filter(job=job, outcome=RowOutcome.REJECTED).order_by("row_number"):
+        reason = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in row.reasons.items())
+        cells = list(row.values) + [""] * (len(job.header) - len(row.values))
+        rows.append([safe_cell(c) for c in cells[: len(job.header)]] + [safe_cell(reason)])
+    response = HttpResponse(rows_to_csv(header, rows), content_type="text/csv; charset=utf-8")
+    stem = Path(job.original_name).stem[:80]
+    response["Content-Disposition"] = (
+        f"attachment; filename=\"rejected-{job.pk}.csv\"; filename*=UTF-8''{quote(stem + '-rejected.csv')}"
+    )
+    return response

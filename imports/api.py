@@ -168,3 +168,15 @@ def rows(request, job_id: int, params: Query[ListParams], filters: Query[RowFilt
     )
     next_cursor = encode_cursor(following, 0) if following is not None else None
     return {"results": [r._asdict() for r in results], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/{int:job_id}/rejected.csv",
+    response={200: None, 404: ErrorOut},
+    operation_id="import_rejected_csv",
+    summary="The rejected rows as a CSV file, with a reason column, to fix and import again",
+    description="UTF-8 with a BOM (opens in Excel). Uploaded again as it is, it takes the original file's "
+    "mapping; cells the download quoted against spreadsheet formulas are unquoted on import.",
+)
+def rejected_csv(request, job_id: int):
+    return actions.rejected_rows_response(_job(request, job_id))

@@ -1,24 +1,19 @@
 """Import pages: upload, map and preview, watch the progress bar, download the rejected rows."""
 
-from pathlib import Path
-from urllib.parse import quote
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from core.choices import Action, ObjectType
 from core.errors import DomainError, validation_error_fields
-from core.export import safe_cell
 from core.permissions import can
 
 from . import actions
 from .choices import LEAD_TARGETS, JobStatus, OnDuplicate, RowOutcome
-from .models import ImportJob, ImportRow
-from .parsing import REASON_COLUMN, rows_to_csv
+from .models import ImportJob
 
 
 def _job(request, pk) -> ImportJob:
@@ -163,16 +158,4 @@ def import_cancel(request, pk):
 @login_required
 def rejected_rows(request, pk):
     """The rejected rows with a reason column, to fix and import again."""
-    job = _job(request, pk)
-    header = [*job.header, _(REASON_COLUMN)]
-    rows = []
-    for row in ImportRow.objects.filter(job=job, outcome=RowOutcome.REJECTED).order_by("row_number"):
-        reason = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in row.reasons.items())
-        cells = list(row.values) + [""] * (len(job.header) - len(row.values))
-        rows.append([safe_cell(c) for c in cells[: len(job.header)]] + [safe_cell(reason)])
-    response = HttpResponse(rows_to_csv(header, rows), content_type="text/csv; charset=utf-8")
-    stem = Path(job.original_name).stem[:80]
-    response["Content-Disposition"] = (
-        f"attachment; filename=\"rejected-{job.pk}.csv\"; filename*=UTF-8''{quote(stem + '-rejected.csv')}"
-    )
-    return response
+    return actions.rejected_rows_response(_job(request, pk))

@@ -127,7 +127,7 @@ def test_rejected_rows_download_with_reasons_and_formula_safety(rep, web_for):
     assert "'=HYPERLINK" in b"".join(export.streaming_content).decode("utf-8-sig")
 
 
-def test_fixed_rejected_rows_import_again_with_the_files_mapping(rep, web_for):
+def test_fixed_rejected_rows_import_again_with_the_files_mapping(org, rep, web_for, api_for):
     """The downloaded file (original columns + reason, formula cells quoted) goes back in as it is, fixed:
     the mapping chosen for the original layout applies, and the quotes the download added come off."""
     header = ["名头", "人", "电话号", "说明"]  # nothing guess_mapping knows
@@ -149,6 +149,12 @@ def test_fixed_rejected_rows_import_again_with_the_files_mapping(rep, web_for):
     assert (again.created_count, again.rejected_count) == (1, 0)
     lead = Lead.objects.get(contact_name="乙")
     assert lead.company == "=公式公司" and lead.notes == "-5 折" and lead.phone == "+8613800000002"
+    # the same file through the Open API, for the importer only
+    api = api_for(rep).get(f"/imports/{job.pk}/rejected.csv")
+    assert api.status_code == 200 and api["Content-Type"].startswith("text/csv")
+    assert api.content.decode("utf-8-sig").splitlines()[0] == ",".join([*header, "Reason"])
+    assert "'=公式公司" in api.content.decode("utf-8-sig")
+    assert api_for(org.user("nosy", org.sh, scope=Scope.ALL)).get(f"/imports/{job.pk}/rejected.csv").status_code == 404
     # in other files a leading quote is the user's own and stays
     plain = run(actions.upload(user=rep, uploaded_file=csv_file([["'=引号公司", "丙", "", ""]], header=header)))
     assert plain.created_count == 1 and Lead.objects.get(contact_name="丙").company == "'=引号公司"
