@@ -113,6 +113,7 @@ class ConditionBuilder:
         self.row_errors: dict[int, list[str]] = {}
         self.cleaned: dict | None = None
         self.group_numbers = list(range(1, MAX_GROUPS + 1))
+        self.submitted = True
         initial = initial or {"all": []}
         if data is None:
             found = self._rows_of(initial)
@@ -121,6 +122,12 @@ class ConditionBuilder:
             self.rows = rows + [{"field": "", "op": "", "value": "", "group": 1} for _ in range(EXTRA_ROWS)]
             self.json_text = pretty_json(initial)
         else:
+            # A post without the builder's fields (an older client) leaves the stored set as it is, or sends
+            # it as JSON in a plain `conditions` field.
+            self.submitted = f"{prefix}-mode" in data or "conditions" in data
+            if f"{prefix}-mode" not in data and "conditions" in data:
+                data = data.copy()
+                data[f"{prefix}-mode"], data[f"{prefix}-json"] = "json", data.get("conditions", "")
             self.mode = "json" if data.get(f"{prefix}-mode") == "json" else "rows"
             self.combinator = "any" if data.get(f"{prefix}-combinator") == "any" else "all"
             self.outer = "any" if data.get(f"{prefix}-outer") == "any" else "all"
@@ -143,7 +150,7 @@ class ConditionBuilder:
 
     @staticmethod
     def _group_number(text: str) -> int:
-        return int(text) if text.isdigit() and 1 <= int(text) <= MAX_GROUPS else 1
+        return int(text) if text.isdecimal() and 1 <= int(text) <= MAX_GROUPS else 1
 
     @staticmethod
     def _row(leaf: dict, group: int) -> dict:
@@ -184,8 +191,8 @@ class ConditionBuilder:
                 rows.append(cls._row(child, number))
                 continue
             group = cls._group(child)
-            if group is None or not all(isinstance(c, dict) and "field" in c for c in group[1]):
-                return None
+            if group is None or not group[1] or not all(isinstance(c, dict) and "field" in c for c in group[1]):
+                return None  # deeper, or an empty group (which rows would drop, changing what the set means)
             key, leaves = group
             if len(leaves) > 1:
                 if inner not in (None, key):
@@ -194,9 +201,12 @@ class ConditionBuilder:
             rows.extend(cls._row(leaf, number) for leaf in leaves)
         return inner or ("any" if outer == "all" else "all"), outer, rows
 
-    def raw(self):
+    def raw(self, *, keep: dict | None = None):
         """The condition set as entered, before validation, and where each of its conditions sits on
-        screen: {path of the condition in error messages: row}."""
+        screen: {path of the condition in error messages: row}. `keep`: the stored set, kept when the post
+        carried no conditions at all."""
+        if not self.submitted:
+            return (keep or {}), {}
         if self.mode == "json":
             text = (self.json_text or "").strip()
             if not text:

@@ -142,11 +142,11 @@ def rule_form(request, pk=None):
     if request.method == "POST":
         form = RuleForm(request.POST)
         builder = ConditionBuilder(request.POST)
-        member_ids = [int(v) for v in request.POST.getlist("member") if v.isdigit()]
+        member_ids = [int(v) for v in request.POST.getlist("member") if v.isdecimal()]
         if form.is_valid():
             index = {}
             try:
-                conditions, index = builder.raw()
+                conditions, index = builder.raw(keep=rule.conditions if rule else None)
                 data = {**form.cleaned_data, "conditions": conditions}
                 if rule is None:
                     saved = actions.create_rule(user=request.user, data=data, member_ids=member_ids)
@@ -242,7 +242,7 @@ def territory_form(request, pk=None):
     member_errors = []
     if request.method == "POST":
         form = TerritoryForm(request.POST)
-        member_ids = [int(v) for v in request.POST.getlist("member") if v.isdigit()]
+        member_ids = [int(v) for v in request.POST.getlist("member") if v.isdecimal()]
         if form.is_valid():
             data = {k: form.cleaned_data[k] for k in ("name", "department", "distribution", "is_active")}
             try:
@@ -398,7 +398,7 @@ def level_form(request, pk=None):
         if form.is_valid():
             index = {}
             try:
-                conditions, index = builder.raw()
+                conditions, index = builder.raw(keep=level.conditions if level else None)
                 data = {k: v for k, v in form.cleaned_data.items() if not (k == "order" and v is None)}
                 data["conditions"] = conditions
                 if level is None:

@@ -98,7 +98,7 @@ def restore(request, object_type, pk):
 def api_tokens(request):
     new_token = None
     if request.method == "POST":
-        if request.POST.get("revoke", "").isdigit():
+        if request.POST.get("revoke", "").isdecimal():
             core_actions.revoke_api_token(user=request.user, token_id=int(request.POST["revoke"]))
             messages.success(request, _("Token revoked."))
             return redirect("core:api_tokens")

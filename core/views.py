@@ -223,7 +223,7 @@ class ObjectListView(LoginRequiredMixin, View):
     def bulk_transfer(self):
         from org.models import User
 
-        ids = [int(i) for i in self.request.POST.getlist("ids") if i.isdigit()]
+        ids = [int(i) for i in self.request.POST.getlist("ids") if i.isdecimal()]
         owner = User.objects.filter(pk=self.request.POST.get("owner") or 0).first()
         back = f"{self.request.path}?{self.request.POST.get('query', '')}"
         if not ids:

@@ -134,11 +134,11 @@ class MergeView(LoginRequiredMixin, View):
 
     def pair(self, request, params):
         object_type = _object_type(params.get("object"))
-        ids = [int(i) for i in params.getlist("ids") if str(i).isdigit()]
+        ids = [int(i) for i in params.getlist("ids") if str(i).isdecimal()]
         survivor_id, loser_id = params.get("survivor"), params.get("loser")
         if len(ids) == 2 and not (survivor_id and loser_id):
             survivor_id, loser_id = sorted(ids)  # the older record survives unless the user swaps them
-        if not (str(survivor_id).isdigit() and str(loser_id).isdigit()):
+        if not (str(survivor_id).isdecimal() and str(loser_id).isdecimal()):
             raise Http404
         try:
             survivor, loser = actions.load_pair(

@@ -760,7 +760,7 @@ class BatchWriter:
                     matched[number] = record_id
             fresh.append((number, values, third, owner_id))
         if job.on_duplicate == OnDuplicate.CREATE:
-            to_create = self.skip_blocked(fresh, outcomes)
+            to_create = self.skip_blocked(fresh, outcomes, repeats)
         else:
             to_create = self.check_duplicates(fresh, matched, outcomes)
         now = timezone.now()
@@ -847,23 +847,41 @@ class BatchWriter:
                 outcomes.append((number, RowOutcome.SKIPPED, found, reasons, []))
         return to_create
 
-    def skip_blocked(self, fresh: list[tuple], outcomes: list[tuple]) -> list[tuple]:
-        """ "Create it anyway" confirms what the duplicate rules warn about, as a user confirms a warning on
-        a form, but a rule an administrator set to block still keeps the row out: it is skipped, with the
-        record it matched."""
+    def skip_blocked(self, fresh: list[tuple], outcomes: list[tuple], repeats: list[tuple]) -> list[tuple]:
+        """Creating rows anyway confirms what the duplicate rules warn about, as a user confirms a warning on
+        a form, but a rule an administrator set to block still keeps a row out: it is skipped, with the
+        record it matched. Earlier chunks are in the database by now; a row sharing a blocked phone or
+        e-mail with an earlier row of its own chunk is skipped as that row's record (`repeats`)."""
+        from dedupe.choices import RuleAction, RuleKind
+        from dedupe.service import rules_for
+
+        blocking = {
+            rule.kind
+            for rule in rules_for(ObjectType.LEAD)
+            if rule.is_active and rule.action == RuleAction.BLOCK and rule.kind in (RuleKind.PHONE, RuleKind.EMAIL)
+        }
         blocked = match_by_rules(fresh, blocking_only=True)
-        if not blocked:
+        if not blocked and not blocking:
             return fresh
-        to_create = []
+        columns = [at for kind, at in ((RuleKind.PHONE, _PHONE), (RuleKind.EMAIL, _EMAIL_AT)) if kind in blocking]
+        to_create, taken = [], {}
         for row in fresh:
-            number = row[0]
-            if number not in blocked:
-                to_create.append(row)
+            number, values = row[0], row[1]
+            if number in blocked:
+                object_type, found = blocked[number]
+                reasons = {"__all__": [describe_match(object_type, found, self.job.created_by)]}
+                record_id = found if object_type == ObjectType.LEAD else None
+                outcomes.append((number, RowOutcome.SKIPPED, record_id, reasons, []))
                 continue
-            object_type, found = blocked[number]
-            reasons = {"__all__": [describe_match(object_type, found, self.job.created_by)]}
-            record_id = found if object_type == ObjectType.LEAD else None
-            outcomes.append((number, RowOutcome.SKIPPED, record_id, reasons, []))
+            keys = [(at, values[at]) for at in columns if values[at]]
+            first = next((taken[key] for key in keys if key in taken), None)
+            if first is not None:
+                reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
+                repeats.append((number, (first, False), reasons, values))
+                continue
+            for key in keys:
+                taken[key] = number
+            to_create.append(row)
         return to_create
 
     def insert(self, pending: list[PendingLead], rows: list[tuple], decisions: dict, now) -> None:

@@ -310,7 +310,7 @@ def convert_lead(
             chosen = getattr(chosen, "pk", chosen)
             # a new opportunity starts open: a won or lost stage would skip the sales process altogether
             open_stages = stages.filter(status=OpportunityStatus.OPEN)
-            data["stage"] = open_stages.filter(pk=chosen).first() if str(chosen).isdigit() else None
+            data["stage"] = open_stages.filter(pk=chosen).first() if str(chosen).isdecimal() else None
             if data["stage"] is None:
                 raise ValidationError(
                     {

@@ -168,7 +168,7 @@ class LeadConvertView(LoginRequiredMixin, View):
             return done
         form = ConvertForm(user=request.user, lead=lead)
         chosen = request.GET.get("account", "")
-        if chosen.isdigit() and form.fields["account"].queryset.filter(pk=chosen).exists():  # "Use this account"
+        if chosen.isdecimal() and form.fields["account"].queryset.filter(pk=chosen).exists():  # "Use this account"
             form.initial.update(account_mode="existing", account=int(chosen))
         return self.render(form, lead)
 
@@ -203,7 +203,7 @@ class LeadAssignView(LoginRequiredMixin, View):
     def post(self, request):
         from assignment.actions import rerun_assignment
 
-        ids = [i for i in request.POST.getlist("ids") if i.isdigit()]
+        ids = [i for i in request.POST.getlist("ids") if i.isdecimal()]
         back = f"{reverse('leads:list')}?{request.POST.get('query', '')}"
         if not ids:
             messages.warning(request, _("Select the leads first."))

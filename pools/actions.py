@@ -537,12 +537,19 @@ def may_lock(record, user) -> bool:
     its owner on his own account, who could otherwise lock away what he does not follow up."""
     if not _usable(user):
         return False
+    if is_pool_superadmin(user):
+        return True
+    model = type(record)
     pool = record.pool if record.pool_id else None
-    if is_pool_superadmin(user) or (pool is not None and pool.is_admin(user)):
+    # an owned record keeps its pool: its administrators lock only what they may see
+    administers = pool is not None and pool.is_admin(user)
+    if administers and (
+        record.owner_id is None or model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists()
+    ):
         return True
     if record.owner_id == user.pk:
         return False
-    return type(record).objects.visible_to(user, Action.TRANSFER).filter(pk=record.pk).exists()
+    return model.objects.visible_to(user, Action.TRANSFER).filter(pk=record.pk).exists()
 
 
 @transaction.atomic

@@ -120,7 +120,7 @@ def pool_detail(request, pk):
 def _assign(request, pool):
     from org.models import User
 
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdecimal()]
     member = User.objects.filter(pk=request.POST.get("member") or 0).first()
     try:
         count = actions.assign_from_pool(pool=pool, ids=ids, user=request.user, member=member)
@@ -317,7 +317,7 @@ def rule_form(request, pk, rule_pk=None):
         builder = ConditionBuilder(request.POST)
         index = {}
         try:
-            conditions, index = builder.raw()
+            conditions, index = builder.raw(keep=rule.conditions if rule else None)
             if form.is_valid():
                 data = {**form.data_for_action(), "conditions": conditions}
                 if rule is None:
@@ -415,7 +415,7 @@ def release(request, object_type, pk):
         return redirect(back)
     pool = None
     if request.POST.get("pool"):
-        pool = Pool.objects.filter(pk=request.POST.get("pool") if request.POST["pool"].isdigit() else 0).first()
+        pool = Pool.objects.filter(pk=request.POST.get("pool") if request.POST["pool"].isdecimal() else 0).first()
     try:
         record = actions.release_record(
             model=model,
@@ -454,7 +454,10 @@ def lock(request, object_type, pk):
         _error_messages(request, error)
     else:
         if locked:
-            messages.success(request, _("%(name)s is locked: recycling rules leave it alone.") % {"name": record})
+            messages.success(
+                request,
+                _("%(name)s is locked: recycling rules that spare locked records leave it alone.") % {"name": record},
+            )
         else:
             messages.success(request, _("%(name)s is unlocked: recycling rules apply again.") % {"name": record})
     return redirect(f"{model._meta.app_label}:detail", pk)

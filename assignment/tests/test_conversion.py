@@ -298,6 +298,7 @@ def test_the_convert_page_offers_the_accounts_the_duplicate_check_finds(org, web
     assert re.search(r'<input[^>]*name="account_mode"[^>]*value="existing"[^>]*checked', chosen)
     assert re.search(rf'<input type="hidden" name="account" value="{mine.pk}"', chosen)
     assert not re.search(r'<input[^>]*value="new"[^>]*checked', chosen)
+    assert web.get(f"/leads/{lead.pk}/convert/", {"account": "²"}).status_code == 200  # not a 500
     # a new account that the name rule warns about: listed, and a confirmation is asked for
     data = {"account_mode": "new", "account_name": "华为技术有限公司", "contact_name": "张三"}
     stopped = web.post(f"/leads/{lead.pk}/convert/", data)

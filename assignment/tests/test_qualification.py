@@ -310,3 +310,7 @@ def test_the_classic_rule_is_edited_as_groups_of_rows(org, web_for):
     )
     level = QualificationLevel.objects.get(name="新分级")
     assert 'value="json" checked' in web.get(f"/assignment/qualification/levels/{level.pk}/").content.decode()
+    # so does a set with an empty group, which can never hold: rows would drop it and change its meaning
+    never = {"all": [{"any": []}, {"field": "score", "op": "gte", "value": 1}]}
+    QualificationLevel.objects.filter(pk=level.pk).update(conditions=never)
+    assert 'value="json" checked' in web.get(f"/assignment/qualification/levels/{level.pk}/").content.decode()

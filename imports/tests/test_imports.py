@@ -341,6 +341,19 @@ def test_create_anyway_confirms_warnings_but_not_an_admins_block(org, rep):
     # the e-mail rule only warns: "create it anyway" is the importer's confirmation
     assert Lead.objects.filter(company="深圳市华为技术有限公司").exists() and Lead.objects.filter(pk=warned.pk).exists()
     assert Lead.objects.filter(phone="+8613912345678").count() == 1
+    # two new rows of one file sharing a phone: the block rule keeps the second out too
+    twins = [
+        ["双胞胎一", "甲", "13700000001", "", "", "", "", ""],
+        ["双胞胎二", "乙", "13700000001", "", "", "", "", ""],
+    ]
+    job = actions.upload(user=rep, uploaded_file=csv_file(twins, name="twins.csv"))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="create")
+    job = run(job)
+    assert (job.created_count, job.skipped_count) == (1, 1)
+    first = Lead.objects.get(company="双胞胎一")
+    second = ImportRow.objects.get(job=job, row_number=2)
+    assert second.outcome == "skipped" and second.record_id == first.pk
+    assert "Same as row 1." in second.reasons["__all__"][0]
 
 
 def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, rep, api_for):

@@ -76,7 +76,7 @@ def test_lock_and_unlock_from_the_record_page(world, web_for):
     page = boss.get(f"/leads/{lead.pk}/").content.decode()
     assert f'action="/pools/lock/lead/{lead.pk}/"' in page and "Lock against recycling" in page
     r = boss.post(f"/pools/lock/lead/{lead.pk}/", {"locked": "1"}, follow=True)
-    assert "is locked: recycling rules leave it alone." in r.content.decode()
+    assert "is locked: recycling rules that spare locked records leave it alone." in r.content.decode()
     assert Lead.objects.get(pk=lead.pk).is_locked is True
     # the owner sees the lock, has no button, and cannot unlock it by posting anyway
     rep = web_for(world.rep)
@@ -89,3 +89,15 @@ def test_lock_and_unlock_from_the_record_page(world, web_for):
     assert "is unlocked" in r.content.decode() and Lead.objects.get(pk=lead.pk).is_locked is False
     assert web_for(world.outsider).post(f"/pools/lock/lead/{lead.pk}/", {"locked": "1"}).status_code == 404
     assert boss.get(f"/pools/lock/lead/{lead.pk}/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_pool_admin_locks_only_what_he_may_see(world, api_for):
+    """An owned record keeps its pool: administering the pool is no window onto other regions' records."""
+    world.lead_pool.admins.add(world.outsider)
+    owned = world.lead("别人的线索", owner=world.rep, owner_since=at("2026-09-01"))
+    r = api_for(world.outsider).post(f"/leads/{owned.pk}/lock")
+    assert r.status_code == 404 and "owner_name" not in (r.json_body or {})
+    assert Lead.objects.get(pk=owned.pk).is_locked is False
+    waiting = world.lead("公海里的线索")  # nobody owns it: the pool's administrators decide
+    assert api_for(world.outsider).post(f"/leads/{waiting.pk}/lock").status_code == 200
