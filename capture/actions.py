@@ -12,18 +12,24 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from core import history, hooks
-from core.choices import HistoryAction
+from core.choices import HistoryAction, ObjectType
 from core.errors import DomainError
+from core.notify import notify
 from dedupe.service import DuplicateError
 from leads import actions as lead_actions
 
-from .choices import WEB_FORM_HISTORY_TYPE, SubmissionOutcome
+from .choices import WEB_FORM_HISTORY_TYPE, NotificationKind, SubmissionOutcome
 from .forms import PublicForm, field_label
 from .models import FormSubmission, WebForm
 
 MIN_FILL_SECONDS = 2
+RESUBMITTED_NOTE = history.message(
+    gettext_noop("Filled in the web form “%(form)s” again"), history.OWN_WORDS
+)  # followed by " — " and what the visitor sent
+RESUBMITTED_TITLE = history.message(gettext_noop("“%(lead)s” filled in the web form “%(form)s” again"))
 TIMER_SALT = "capture.form-timer"
 
 
@@ -69,6 +75,51 @@ def _record(form, outcome, ip_hash, lead=None, detail=""):
     FormSubmission.objects.create(form=form, outcome=outcome, ip_hash=ip_hash, lead=lead, detail=detail[:300])
 
 
+def _blocking_lead(lead_data: dict):
+    """The lead a blocking duplicate rule finds for a submission, if the best such hit is a lead."""
+    from dedupe.choices import RuleAction
+    from dedupe.service import Probe, find_duplicates, rules_for
+    from leads.models import Lead
+
+    rules = [r for r in rules_for(ObjectType.LEAD) if r.is_active and r.action == RuleAction.BLOCK]
+    probe = Probe.build(
+        ObjectType.LEAD,
+        name=lead_data.get("company", ""),
+        phone=lead_data.get("phone", ""),
+        email=lead_data.get("email", ""),
+    )
+    for hit in find_duplicates(probe, rules, limit=5):
+        if hit.object_type == ObjectType.LEAD:
+            return Lead.objects.filter(pk=hit.pk).select_related("owner").first()
+    return None
+
+
+@transaction.atomic
+def _add_to_existing(form: WebForm, lead, lead_data: dict) -> None:
+    """What the visitor sent goes into the existing lead's history, and its owner hears of it."""
+    from leads.models import Lead
+
+    def shown(name, value):
+        choices = dict(Lead._meta.get_field(name).flatchoices)
+        return str(choices.get(value, value))
+
+    sent = "; ".join(
+        f"{field_label(name)}: {shown(name, value)}"
+        for name, value in lead_data.items()
+        if value not in (None, "") and name not in ("source", "campaign")
+    )
+    note = _(RESUBMITTED_NOTE) % {"form": form.name}
+    history.write(instance=lead, action=HistoryAction.UPDATE, actor=None, note=f"{note} — {sent}"[:500])
+    if lead.owner_id:
+        notify(
+            users=[lead.owner],
+            kind=NotificationKind.RESUBMITTED,
+            title=_(RESUBMITTED_TITLE) % {"lead": lead, "form": form.name},
+            body=sent,
+            url=lead.get_absolute_url(),
+        )
+
+
 def submit_form(
     *, form: WebForm, data: dict, ip: str, honeypot: str = "", timer: str | None = None, require_timer: bool = True
 ) -> SubmissionResult:
@@ -98,8 +149,15 @@ def submit_form(
             with transaction.atomic():
                 lead = lead_actions.create_lead(user=form.run_as, data=lead_data)
         except DuplicateError as error:
-            # The duplicate rules name existing records and their owners: a visitor must learn nothing
-            # of them, so the lead is kept anyway; staff find the match with the lead's "Find duplicates".
+            # The duplicate rules name existing records and their owners: a visitor must learn nothing of
+            # them and gets the same thanks. A lead a blocking rule finds takes the submission (its history
+            # says what was sent, its owner is told); otherwise the lead is kept anyway and staff find the
+            # match with the lead's "Find duplicates".
+            existing = _blocking_lead(lead_data) if error.code == "duplicate" else None
+            if existing is not None:
+                _add_to_existing(form, existing, lead_data)
+                _record(form, SubmissionOutcome.MATCHED, ip_hash, lead=existing, detail=error.code)
+                return SubmissionResult(SubmissionOutcome.MATCHED)
             detail = error.code
             with transaction.atomic(), hooks.check_options(skip_duplicate_check=True):
                 lead = lead_actions.create_lead(user=form.run_as, data=lead_data)

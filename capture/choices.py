@@ -7,6 +7,7 @@ FORM_FIELDS = ["company", "contact_name", "title", "phone", "email", "province_c
 
 class SubmissionOutcome(models.TextChoices):
     CREATED = "created", _("Lead created")
+    MATCHED = "matched", _("Added to an existing lead")
     INVALID = "invalid", _("Invalid input")
     SPAM = "spam", _("Caught as spam")
     RATE_LIMITED = "rate_limited", _("Too many submissions")
@@ -16,3 +17,7 @@ class SubmissionOutcome(models.TextChoices):
 # History entries of a web form's settings (ChangeLog.object_type): web forms are settings, not one of the
 # record types in core.choices.ObjectType, so they are named here.
 WEB_FORM_HISTORY_TYPE = "web_form"
+
+
+class NotificationKind(models.TextChoices):
+    RESUBMITTED = "form_resubmitted", _("A lead filled in a web form again")

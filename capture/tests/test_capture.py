@@ -164,7 +164,12 @@ def test_admins_manage_forms_in_the_ui_and_api(org, web_form, web_for, api_for):
 
 
 @pytest.mark.parametrize("visible_to_form_user", [False, True])
-def test_duplicates_are_kept_and_nothing_about_the_existing_record_is_told(org, web_form, visible_to_form_user):
+def test_a_blocked_duplicate_goes_to_the_existing_lead_and_nothing_about_it_is_told(
+    org, web_form, visible_to_form_user
+):
+    """A blocking rule keeps a second lead out: the submission lands in the existing lead's history and
+    its owner is told; the visitor gets the same thanks and learns nothing."""
+    from core.models import ChangeLog, Notification
     from dedupe.models import DuplicateRule
     from leads.actions import create_lead
 
@@ -184,15 +189,30 @@ def test_duplicates_are_kept_and_nothing_about_the_existing_record_is_told(org, 
     assert json_answer.status_code == 201 and json_answer.json()["ok"] is True
     for body in (page.content.decode(), json.dumps(json_answer.json(), ensure_ascii=False)):
         assert "绝密客户有限公司" not in body and "Secretrep" not in body and "华南分公司" not in body
-    assert set(Lead.objects.filter(phone="+8613800138000").values_list("company", flat=True)) == {
-        "绝密客户有限公司",
-        "访客公司",
-        "另一访客",
-    }
-    assert list(FormSubmission.objects.values_list("outcome", "detail")) == [
-        ("created", "duplicate"),
-        ("created", "duplicate"),
+    assert list(Lead.objects.filter(phone="+8613800138000").values_list("company", flat=True)) == ["绝密客户有限公司"]
+    secret = Lead.objects.get(company="绝密客户有限公司")
+    assert list(FormSubmission.objects.values_list("outcome", "detail", "lead")) == [
+        ("matched", "duplicate", secret.pk),
+        ("matched", "duplicate", secret.pk),
     ]
+    notes = list(
+        ChangeLog.objects.filter(object_type="lead", object_id=secret.pk, actor=None).values_list("note", flat=True)
+    )
+    assert len(notes) == 2 and any("访客公司" in n and "张三" in n for n in notes)
+    assert all(n.startswith(f"Filled in the web form “{web_form.name}” again — ") for n in notes)
+    told = Notification.objects.filter(user=secret_rep, kind="form_resubmitted")
+    assert told.count() == 2 and all(n.url == f"/leads/{secret.pk}/" for n in told)
+
+
+def test_a_duplicate_a_rule_only_warns_about_is_kept(org, web_form):
+    from dedupe.models import DuplicateRule
+    from leads.actions import create_lead
+
+    DuplicateRule.objects.create(object_type="lead", kind="phone", action="warn", threshold=100)
+    create_lead(user=org.admin, data={"company": "老线索有限公司", "phone": "13800138000"})
+    assert post(Client(), web_form, company="访客公司", contact_name="张三", phone="13800138000").status_code == 200
+    assert Lead.objects.filter(phone="+8613800138000").count() == 2
+    assert list(FormSubmission.objects.values_list("outcome", "detail")) == [("created", "possible_duplicate")]
 
 
 def test_rate_limit_counts_the_address_the_proxy_saw_not_the_one_the_client_wrote(web_form, settings):
