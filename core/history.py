@@ -93,9 +93,24 @@ def derived_entries(instance) -> list[ChangeLog]:
     return [entry for source in _derived for entry in source(instance)]
 
 
-def entries_for(instance, limit: int = 50) -> list[ChangeLog]:
-    """What a record's history shows, newest first: its stored entries and the derived ones."""
+# Functions giving, for one reader, the history of other records that a record's page shows with its own:
+# the lead an account, contact or opportunity was converted from (leads.history). Each takes the record,
+# the reader and a limit, and returns entries marked with `from_record` (the record they belong to).
+_related: list = []
+
+
+def register_related(source) -> None:
+    if source not in _related:
+        _related.append(source)
+
+
+def entries_for(instance, limit: int = 50, *, reader=None) -> list[ChangeLog]:
+    """What a record's history shows, newest first: its stored entries and the derived ones, and for a
+    `reader` the entries of related records he may see (a converted lead's story before the conversion)."""
     entries = [*for_record(instance)[:limit], *derived_entries(instance)]
+    if reader is not None:
+        for source in _related:
+            entries.extend(source(instance, reader, limit))
     entries.sort(key=lambda e: (e.at, e.pk or 0), reverse=True)
     return entries[:limit]
 

@@ -293,7 +293,7 @@ class ObjectDetailView(LoginRequiredMixin, View):
             "can_delete": self.model.objects.visible_to(user, Action.DELETE).filter(pk=obj.pk).exists(),
             "can_transfer": hasattr(obj, "owner_id")
             and self.model.objects.visible_to(user, Action.TRANSFER).filter(pk=obj.pk).exists(),
-            "history": history.entries_for(obj),
+            "history": history.entries_for(obj, reader=user),
             "shareable": getattr(self.model, "shareable", False),
         }
         if context["can_transfer"]:

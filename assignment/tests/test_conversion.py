@@ -309,3 +309,33 @@ def test_the_convert_page_offers_the_accounts_the_duplicate_check_finds(org, web
     done = web.post(f"/leads/{lead.pk}/convert/", {**data, "confirm_duplicates": "1"})
     assert done.status_code == 302 and Lead.objects.get(pk=lead.pk).converted_at is not None
     assert Account.objects.count() == 3
+
+
+def test_the_leads_story_shows_on_what_it_became_for_those_who_may_see_the_lead(org, api_for, web_for):
+    """History moves along: the account, contact and opportunity pages show the converted lead's entries
+    (marked as the lead's), to readers who may see the lead; the lead keeps them too."""
+    from accounts.models import Account
+    from contacts.models import Contact
+    from leads.models import Lead
+
+    rep = org.user("storyrep", org.sh, scope=Scope.OWN)
+    api = api_for(rep)
+    lead = api.post("/leads/", {"company": "有故事的公司", "contact_name": "赵六"}).json_body
+    assert api.patch(f"/leads/{lead['id']}", {"status": "contacted", "version": lead["version"]}).status_code == 200
+    assert api.post(f"/leads/{lead['id']}/convert", {"opportunity": {}}).status_code == 200
+    converted = Lead.objects.get(pk=lead["id"])
+    account, contact = converted.converted_account, converted.converted_contact
+    for url in (
+        f"/accounts/{account.pk}/",
+        f"/contacts/{contact.pk}/",
+        f"/opportunities/{converted.converted_opportunity_id}/",
+    ):
+        page = web_for(rep).get(url).content.decode()
+        assert 'data-testid="from-record"' in page and f'href="/leads/{converted.pk}/"' in page, url
+        assert re.search(r"New</del> → Contacted", page), url
+    # someone who may see the account but not the lead sees only the account's own history
+    reader = org.user("accountreader", org.sh, scope=Scope.OWN)
+    Account.objects.filter(pk=account.pk).update(owner=reader)
+    Contact.objects.filter(pk=contact.pk).update(owner=reader)
+    page = web_for(reader).get(f"/accounts/{account.pk}/").content.decode()
+    assert page.count('data-testid="from-record"') == 0 and not re.search(r"New</del> → Contacted", page)
