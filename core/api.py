@@ -427,7 +427,9 @@ def build_crud_router(
     )
     def record_history(request, record_id: int, params: Query[HistoryParams]):
         instance = core_actions.get_for(model, request.user, Action.VIEW, record_id)
-        entries, next_cursor = history.history_page(instance, limit=params.limit, cursor=params.cursor)
+        entries, next_cursor = history.history_page(
+            instance, limit=params.limit, cursor=params.cursor, reader=request.user
+        )
         return {"results": [history_out(entry) for entry in entries], "next_cursor": next_cursor}
 
     router.object_type = object_type
@@ -455,6 +457,11 @@ class HistoryEntryOut(Schema):
     actor_name: str = Field("", description="Empty when the system did it (a rule, the recycling sweep).")
     note: str
     changes: list[HistoryChangeOut]
+    record_type: str = Field(
+        description="The record the entry belongs to: this one, or the lead it was converted from (shown "
+        "to callers who may see that lead)."
+    )
+    record_id: int
 
 
 class HistoryPageOut(Schema):
@@ -471,6 +478,8 @@ def history_out(entry) -> dict:
         "actor_id": entry.actor_id,
         "actor_name": str(entry.actor) if entry.actor_id else "",
         "note": history.in_reader_language(entry.note or ""),
+        "record_type": entry.object_type,
+        "record_id": entry.object_id,
         "changes": [
             {
                 "field": str(c.get("field") or ""),

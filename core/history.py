@@ -115,19 +115,26 @@ def entries_for(instance, limit: int = 50, *, reader=None) -> list[ChangeLog]:
     return entries[:limit]
 
 
-def history_page(instance, *, limit: int, cursor: str | None = None) -> tuple[list[ChangeLog], str | None]:
+RELATED_CAP = 1000  # entries of related records a history page reads at most
+
+
+def history_page(instance, *, limit: int, cursor: str | None = None, reader=None) -> tuple[list[ChangeLog], str | None]:
     """A page of what the record's history shows, newest first, from `cursor` (the `next_cursor` of the
-    page before; a `core.keyset` cursor of (time, id), derived entries counting as id 0)."""
+    page before; a `core.keyset` cursor of (time, id), derived entries counting as id 0); for a `reader`
+    with the related records' entries he may see, as `entries_for`."""
     from django.db.models import Q
 
     from .keyset import decode_cursor, encode_cursor
 
     stored = for_record(instance).order_by("-at", "-id")
     derived = derived_entries(instance)
+    if reader is not None:
+        for source in _related:
+            derived.extend(source(instance, reader, RELATED_CAP))
     if cursor:
         at, pk = decode_cursor(ChangeLog, "at", cursor)
         stored = stored.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
-        derived = [e for e in derived if (e.at, 0) < (at, pk)]
+        derived = [e for e in derived if (e.at, e.pk or 0) < (at, pk)]
     entries = [*stored[: limit + 1], *derived]
     entries.sort(key=lambda e: (e.at, e.pk or 0), reverse=True)
     more = len(entries) > limit

@@ -333,9 +333,24 @@ def test_the_leads_story_shows_on_what_it_became_for_those_who_may_see_the_lead(
         page = web_for(rep).get(url).content.decode()
         assert 'data-testid="from-record"' in page and f'href="/leads/{converted.pk}/"' in page, url
         assert re.search(r"New</del> → Contacted", page), url
+    # through the API too, each entry naming its record; paging reaches every entry once
+    results, cursor = [], None
+    while True:
+        body = api.get(f"/accounts/{account.pk}/history", {"limit": 2, **({"cursor": cursor} if cursor else {})})
+        results += body.json_body["results"]
+        cursor = body.json_body["next_cursor"]
+        if not cursor:
+            break
+    assert {(r["record_type"], r["record_id"]) for r in results} == {("account", account.pk), ("lead", converted.pk)}
+    from_lead = [r for r in results if r["record_type"] == "lead"]
+    assert len(from_lead) == len(api.get(f"/leads/{converted.pk}/history").json_body["results"])
+    assert any(c["field"] == "status" and c["new"] == "Contacted" for r in from_lead for c in r["changes"])
+    assert len({(r["record_type"], r["id"], r["at"]) for r in results}) == len(results)
     # someone who may see the account but not the lead sees only the account's own history
     reader = org.user("accountreader", org.sh, scope=Scope.OWN)
     Account.objects.filter(pk=account.pk).update(owner=reader)
     Contact.objects.filter(pk=contact.pk).update(owner=reader)
     page = web_for(reader).get(f"/accounts/{account.pk}/").content.decode()
     assert page.count('data-testid="from-record"') == 0 and not re.search(r"New</del> → Contacted", page)
+    theirs = api_for(reader).get(f"/accounts/{account.pk}/history").json_body["results"]
+    assert theirs and {r["record_type"] for r in theirs} == {"account"}
