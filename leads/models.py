@@ -168,6 +168,23 @@ class Lead(OwnedModel):
                 condition=~Q(match_name=""),
                 opclasses=["text_pattern_ops"],
             ),
+            # What a lead became, read from the other side (the history of an account, contact or opportunity
+            # shows its lead's; deleting or merging one sets its leads' link): converted leads only.
+            models.Index(
+                fields=["converted_account"],
+                name="lead_conv_account_idx",
+                condition=Q(converted_account__isnull=False),
+            ),
+            models.Index(
+                fields=["converted_contact"],
+                name="lead_conv_contact_idx",
+                condition=Q(converted_contact__isnull=False),
+            ),
+            models.Index(
+                fields=["converted_opportunity"],
+                name="lead_conv_opportunity_idx",
+                condition=Q(converted_opportunity__isnull=False),
+            ),
             models.Index(fields=["phone"], name="lead_phone_idx", condition=~Q(phone="")),
             models.Index(fields=["email"], name="lead_email_idx", condition=~Q(email="")),
         ]

@@ -354,3 +354,25 @@ def test_the_leads_story_shows_on_what_it_became_for_those_who_may_see_the_lead(
     assert page.count('data-testid="from-record"') == 0 and not re.search(r"New</del> → Contacted", page)
     theirs = api_for(reader).get(f"/accounts/{account.pk}/history").json_body["results"]
     assert theirs and {r["record_type"] for r in theirs} == {"account"}
+
+
+def test_finding_the_lead_an_account_came_from_reads_an_index(org):
+    """The account page asks which lead became it: at a million leads a table scan cost 200 ms a page."""
+    from django.db import connection
+
+    from accounts.models import Account
+    from core.choices import Action
+    from leads.models import Lead
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan text checked is SQLite's")
+    account = Account.objects.create(name="查计划客户", owner=org.admin)
+    rep = org.user("planrep", org.sh, scope=Scope.OWN)
+    for reader in (org.admin, rep):
+        for field, pk in (("converted_account", account.pk), ("converted_contact", 1), ("converted_opportunity", 1)):
+            qs = Lead.objects.visible_to(reader, Action.VIEW).filter(**{field: pk})
+            sql, params = qs.query.sql_with_params()
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+                plan = " / ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "SEARCH leads_lead" in plan and "SCAN leads_lead" not in plan, plan
