@@ -22,7 +22,7 @@ from .models import QualificationFact, QualificationLevel
 EXTRA_ROWS = 3
 MAX_GROUPS = 5  # numbered groups of rows the builder offers
 # a condition's path at the start of an error message: conditions.all[2], or conditions.all[1].any[0]
-ROW_PATH = re.compile(r"^(conditions\.(?:all|any)\[\d+\](?:\.(?:all|any)\[\d+\])?)(?![\[\d])")
+ROW_PATH = re.compile(r"^(conditions\.(?:all|any)\[\d+\](?:\.(?:all|any)\[\d+\])?)")
 REST_OF_PATH = re.compile(r"^(?:\.[a-z_]+(?:\[\d+\])?)*[:：]\s*")
 
 
@@ -38,21 +38,24 @@ def _styled(form: forms.Form) -> None:
         widget.attrs.setdefault("class", css)
 
 
-def field_options(include_facts: bool = True, object_type: str = ObjectType.LEAD) -> list[dict]:
-    """Fields a condition may test, with their operators and allowed values, for the builder; qualification
-    facts only for leads."""
+def field_options(include_facts: bool = True, model=None) -> list[dict]:
+    """Fields a condition on `model`'s records (leads unless told) may test, with their operators and
+    allowed values, for the builder; qualification facts only for leads."""
+    from leads.models import Lead
+
+    model = model or Lead
     options = []
-    for name, spec in registry.for_type(object_type).items():
+    for name, spec in registry.for_type(model.object_type).items():
         options.append(
             {
                 "name": name,
                 "label": str(spec.label),
                 "kind": spec.kind,
                 "ops": sorted(OPS_BY_KIND[spec.kind]),
-                "choices": _choice_labels(name, spec.choices, object_type),
+                "choices": _choice_labels(model, name, spec.choices),
             }
         )
-    if include_facts and object_type == ObjectType.LEAD:
+    if include_facts and model is Lead:
         for fact in QualificationFact.objects.filter(is_active=True).order_by("order", "id"):
             options.append(
                 {
@@ -66,13 +69,9 @@ def field_options(include_facts: bool = True, object_type: str = ObjectType.LEAD
     return options
 
 
-def _choice_labels(name: str, values, object_type: str = ObjectType.LEAD) -> list[tuple[str, str]]:
+def _choice_labels(model, name: str, values) -> list[tuple[str, str]]:
     if not values:
         return []
-    from accounts.models import Account
-    from leads.models import Lead
-
-    model = Account if object_type == ObjectType.ACCOUNT else Lead
     try:
         labels = dict(model._meta.get_field(name).flatchoices)
     except FieldDoesNotExist:  # a registered field without a model field shows bare values
@@ -365,11 +364,11 @@ class LevelForm(forms.ModelForm):
         _styled(self)
 
 
-def builder_context(builder: ConditionBuilder, *, include_facts: bool = True, object_type=ObjectType.LEAD) -> dict:
+def builder_context(builder: ConditionBuilder, *, include_facts: bool = True, model=None) -> dict:
     return {
         "builder": builder,
         "builder_rows": builder.rows_with_errors(),
-        "field_options": field_options(include_facts, object_type),
+        "field_options": field_options(include_facts, model),
         "op_options": op_options(),
         "combinators": Combinator.choices,
         "group_combinators": GroupCombinator.choices,

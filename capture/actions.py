@@ -75,23 +75,14 @@ def _record(form, outcome, ip_hash, lead=None, detail=""):
     FormSubmission.objects.create(form=form, outcome=outcome, ip_hash=ip_hash, lead=lead, detail=detail[:300])
 
 
-def _blocking_lead(lead_data: dict):
-    """The lead a blocking duplicate rule finds for a submission, if the best such hit is a lead."""
-    from dedupe.choices import RuleAction
-    from dedupe.service import Probe, find_duplicates, rules_for
+def _blocking_lead(error: DuplicateError):
+    """The lead a blocking duplicate rule found for a submission: the best such hit, if a lead."""
     from leads.models import Lead
 
-    rules = [r for r in rules_for(ObjectType.LEAD) if r.is_active and r.action == RuleAction.BLOCK]
-    probe = Probe.build(
-        ObjectType.LEAD,
-        name=lead_data.get("company", ""),
-        phone=lead_data.get("phone", ""),
-        email=lead_data.get("email", ""),
-    )
-    for hit in find_duplicates(probe, rules, limit=5):
-        if hit.object_type == ObjectType.LEAD:
-            return Lead.objects.filter(pk=hit.pk).select_related("owner").first()
-    return None
+    if error.code != "duplicate":
+        return None
+    hit = next((h for h in error.hits if h.object_type == ObjectType.LEAD), None)
+    return Lead.objects.filter(pk=hit.pk).select_related("owner").first() if hit else None
 
 
 @transaction.atomic
@@ -99,14 +90,12 @@ def _add_to_existing(form: WebForm, lead, lead_data: dict) -> None:
     """What the visitor sent goes into the existing lead's history, and its owner hears of it."""
     from leads.models import Lead
 
-    def shown(name, value):
-        choices = dict(Lead._meta.get_field(name).flatchoices)
-        return str(choices.get(value, value))
-
+    asked = {name: value for name, value in lead_data.items() if name not in ("source", "campaign")}
+    submitted = Lead(**asked)  # unsaved: shows the values as a lead would (choice labels)
     sent = "; ".join(
-        f"{field_label(name)}: {shown(name, value)}"
-        for name, value in lead_data.items()
-        if value not in (None, "") and name not in ("source", "campaign")
+        f"{field_label(name)}: {history.display_value(submitted, name)}"
+        for name, value in asked.items()
+        if value not in (None, "")
     )
     note = _(RESUBMITTED_NOTE) % {"form": form.name}
     history.write(instance=lead, action=HistoryAction.UPDATE, actor=None, note=f"{note} — {sent}"[:500])
@@ -153,7 +142,7 @@ def submit_form(
             # them and gets the same thanks. A lead a blocking rule finds takes the submission (its history
             # says what was sent, its owner is told); otherwise the lead is kept anyway and staff find the
             # match with the lead's "Find duplicates".
-            existing = _blocking_lead(lead_data) if error.code == "duplicate" else None
+            existing = _blocking_lead(error)
             if existing is not None:
                 _add_to_existing(form, existing, lead_data)
                 _record(form, SubmissionOutcome.MATCHED, ip_hash, lead=existing, detail=error.code)

@@ -104,13 +104,16 @@ def register_related(source) -> None:
         _related.append(source)
 
 
+def _related_entries(instance, reader, limit: int) -> list[ChangeLog]:
+    if reader is None:
+        return []
+    return [entry for source in _related for entry in source(instance, reader, limit)]
+
+
 def entries_for(instance, limit: int = 50, *, reader=None) -> list[ChangeLog]:
     """What a record's history shows, newest first: its stored entries and the derived ones, and for a
     `reader` the entries of related records he may see (a converted lead's story before the conversion)."""
-    entries = [*for_record(instance)[:limit], *derived_entries(instance)]
-    if reader is not None:
-        for source in _related:
-            entries.extend(source(instance, reader, limit))
+    entries = [*for_record(instance)[:limit], *derived_entries(instance), *_related_entries(instance, reader, limit)]
     entries.sort(key=lambda e: (e.at, e.pk or 0), reverse=True)
     return entries[:limit]
 
@@ -127,10 +130,7 @@ def history_page(instance, *, limit: int, cursor: str | None = None, reader=None
     from .keyset import decode_cursor, encode_cursor
 
     stored = for_record(instance).order_by("-at", "-id")
-    derived = derived_entries(instance)
-    if reader is not None:
-        for source in _related:
-            derived.extend(source(instance, reader, RELATED_CAP))
+    derived = [*derived_entries(instance), *_related_entries(instance, reader, RELATED_CAP)]
     if cursor:
         at, pk = decode_cursor(ChangeLog, "at", cursor)
         stored = stored.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
@@ -218,7 +218,7 @@ def _written_labels(pairs) -> dict[str, object]:
     """Choice labels as written in any of the site's languages → the label (lazy: shown in the reader's)."""
     labels: dict[str, object] = {}
     for _value, shown in pairs:
-        for written in _in_every_language(shown):
+        for written in in_every_language(shown):
             labels.setdefault(written, shown)
     return labels
 
@@ -258,7 +258,7 @@ def _pattern(text: str) -> re.Pattern | None:
     return re.compile("".join(parts), re.DOTALL)
 
 
-def _in_every_language(source) -> set[str]:
+def in_every_language(source) -> set[str]:
     """A message (an English source, or a lazy label) as written in each of the site's languages."""
     from django.conf import settings
 
@@ -297,7 +297,7 @@ def _message_patterns() -> list[tuple[re.Pattern, object, frozenset[str]]]:
         if isinstance(source, tuple):
             written, key = _plural_in_every_language(*source), source
         else:
-            written, key = _in_every_language(source), source
+            written, key = in_every_language(source), source
         for text in written:
             pattern = _pattern(text)
             if pattern is not None:
@@ -320,10 +320,10 @@ def _label_sources() -> dict[str, object]:
         for field in model._meta.get_fields():
             field_label = getattr(field, "verbose_name", None)
             if field_label and getattr(field, "concrete", False):
-                for written in _in_every_language(field_label):
+                for written in in_every_language(field_label):
                     labels.setdefault(written, field_label)
     for source in _LABELS:
-        for written in _in_every_language(source):
+        for written in in_every_language(source):
             labels.setdefault(written, source)
     return labels
 

@@ -110,6 +110,15 @@ def rules_for(object_type: str) -> list[Rule]:
     return rules
 
 
+def enforced_rules(object_type: str, *, blocking_only: bool = False) -> list[Rule]:
+    """The rules of one object that stop a save: active and set to warn or block (`blocking_only`: block)."""
+    return [
+        rule
+        for rule in rules_for(object_type)
+        if rule.enforced and (rule.action == RuleAction.BLOCK or not blocking_only)
+    ]
+
+
 # The input fields each rule reads: on an update only rules whose inputs changed run again.
 RULE_INPUTS = {
     RuleKind.CREDIT_CODE: ("credit_code",),
@@ -587,13 +596,16 @@ class DuplicateError(DomainError, ValidationError):
     """A duplicate found when saving, both a DomainError (stable code, 409, the candidates for the API)
     and a ValidationError (messages on the form fields for pages)."""
 
-    def __init__(self, code: str, message: str, errors: dict[str, list[str]], candidates: list[dict]):
+    def __init__(
+        self, code: str, message: str, errors: dict[str, list[str]], candidates: list[dict], hits: list[Hit] = ()
+    ):
         ValidationError.__init__(self, {f: [ValidationError(m, code=code) for m in msgs] for f, msgs in errors.items()})
         self.message = message
         self.code = code
         self.status = 409
         self.fields = errors
         self.candidates = candidates
+        self.hits = list(hits)  # what was found, unfiltered by the saving user's visibility: for callers' logic
 
     def __str__(self):
         return str(self.message)
@@ -648,7 +660,7 @@ def lock_before_edit(model, *, pk, user, data: dict | None, options: dict) -> No
     that skips the check (a merge, which takes the lock itself before its row locks) leaves it alone."""
     if connection.vendor != "postgresql" or options.get("skip_duplicate_check"):
         return
-    inputs = compared_fields(model, [r for r in rules_for(model.object_type) if r.enforced])
+    inputs = compared_fields(model, enforced_rules(model.object_type))
     if data is None:
         if inputs and model.all_objects.visible_to(user, Action.DELETE).filter(pk=pk).exists():
             lock_lead_creation()
@@ -682,7 +694,7 @@ def check_on_save(instance, *, user, options: dict, created: bool) -> None:
     # A restored record comes back into the live set with all its values, like a new one; restoring it is
     # the confirmation a warning would ask for, so only a blocking rule stops it.
     restoring = bool(options.get("restoring"))
-    rules = [r for r in rules_for(instance.object_type) if r.enforced]
+    rules = enforced_rules(instance.object_type)
     if not (created or restoring) and rules:
         changed = _changed_inputs(instance)
         rules = [r for r in rules if changed & set(RULE_INPUTS[r.kind])]
@@ -724,7 +736,7 @@ def _error(instance, hits: list[Hit], code: str, user):
         message = _(
             "This %(object)s may already exist. Check the possible duplicates, then confirm to save it anyway."
         ) % {"object": label}
-    return DuplicateError(code, message, errors, candidates)
+    return DuplicateError(code, message, errors, candidates, hits)
 
 
 # --- derived keys ---------------------------------------------------------------------------------------

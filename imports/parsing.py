@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -21,19 +20,11 @@ MAX_COLUMNS = 100
 REASON_COLUMN = gettext_noop("Reason")  # the last column of a downloaded file of rejected rows
 
 
-def reason_column_titles() -> set[str]:
-    from django.conf import settings
-
-    titles = {REASON_COLUMN}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            titles.add(_(REASON_COLUMN))
-    return titles
-
-
 def is_rejected_rows_header(header: list[str]) -> bool:
     """A file of rejected rows as downloaded (the original columns and a reason), in any language."""
-    return len(header) > 1 and header[-1].strip() in reason_column_titles()
+    from core.history import in_every_language
+
+    return len(header) > 1 and header[-1].strip() in in_every_language(REASON_COLUMN)
 
 
 def unquote_cell(text: str) -> str:

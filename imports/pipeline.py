@@ -556,14 +556,9 @@ def match_by_rules(rows, *, blocking_only: bool = False) -> dict[int, tuple[str,
 
     Rules left at "allow" only report, so they cost an import nothing; a similarity rule switched on costs
     a few milliseconds per row (it looks at the row's blocking buckets, never at every record)."""
-    from dedupe.choices import RuleAction
-    from dedupe.service import Probe, find_duplicates, rules_for
+    from dedupe.service import Probe, enforced_rules, find_duplicates
 
-    rules = [
-        rule
-        for rule in rules_for(ObjectType.LEAD)
-        if rule.enforced and (rule.action == RuleAction.BLOCK or not blocking_only)
-    ]
+    rules = enforced_rules(ObjectType.LEAD, blocking_only=blocking_only)
     found: dict[int, tuple[str, int]] = {}
     if not rules:
         return found
@@ -852,17 +847,14 @@ class BatchWriter:
         a form, but a rule an administrator set to block still keeps a row out: it is skipped, with the
         record it matched. Earlier chunks are in the database by now; a row sharing a blocked phone or
         e-mail with an earlier row of its own chunk is skipped as that row's record (`repeats`)."""
-        from dedupe.choices import RuleAction, RuleKind
-        from dedupe.service import rules_for
+        from dedupe.choices import RuleKind
+        from dedupe.service import enforced_rules
 
-        blocking = {
-            rule.kind
-            for rule in rules_for(ObjectType.LEAD)
-            if rule.is_active and rule.action == RuleAction.BLOCK and rule.kind in (RuleKind.PHONE, RuleKind.EMAIL)
-        }
+        blocking = {rule.kind for rule in enforced_rules(ObjectType.LEAD, blocking_only=True)}
         blocked = match_by_rules(fresh, blocking_only=True)
         if not blocked and not blocking:
             return fresh
+        # (a blocking name rule between rows of one chunk is not checked: similarity, not a key)
         columns = [at for kind, at in ((RuleKind.PHONE, _PHONE), (RuleKind.EMAIL, _EMAIL_AT)) if kind in blocking]
         to_create, taken = [], {}
         for row in fresh:

@@ -566,23 +566,18 @@ def set_locked(*, model, pk, user, locked: bool, now=None):
         )
     if record.is_locked == locked:
         return record
-    before = history.display_value(record, "is_locked")
+    before = {"is_locked": history.display_value(record, "is_locked")}
     model.objects.filter(pk=record.pk).update(
         is_locked=locked, version=F("version") + 1, updated_at=now or timezone.now()
     )
     record.refresh_from_db()
-    label = model._meta.get_field("is_locked").verbose_name
-    change = {
-        "field": "is_locked",
-        "label": str(label),
-        "old": before,
-        "new": history.display_value(record, "is_locked"),
-    }
+    after = {"is_locked": history.display_value(record, "is_locked")}
+    labels = {"is_locked": model._meta.get_field("is_locked").verbose_name}
     history.write(
         instance=record,
         action=HistoryAction.UPDATE,
         actor=user,
-        changes=[change],
+        changes=history.changes_between(before, after, labels),
         note=_(LOCKED_NOTE if locked else UNLOCKED_NOTE),
     )
     return record

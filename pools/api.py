@@ -625,30 +625,22 @@ LOCK_DOC = (
 )
 
 
-def _lock_routes(router, model_name: PoolObjectType, label: str):
-    def model():
-        return actions.model_for(model_name)
-
+def _lock_route(router, object_type: PoolObjectType, verb: str, locked: bool, summary: str):
     @router.post(
-        "/{int:record_id}/lock",
+        f"/{{int:record_id}}/{verb}",
         response=LOCK_RESPONSES,
-        operation_id=f"{model_name.value}_lock",
-        summary=f"Lock {label} against recycling",
+        operation_id=f"{object_type.value}_{verb}",
+        summary=summary,
         description=LOCK_DOC,
     )
-    def lock(request, record_id: int):
-        return claim_out(actions.set_locked(model=model(), pk=record_id, user=request.user, locked=True))
-
-    @router.post(
-        "/{int:record_id}/unlock",
-        response=LOCK_RESPONSES,
-        operation_id=f"{model_name.value}_unlock",
-        summary=f"Unlock {label}: recycling rules apply again",
-        description=LOCK_DOC,
-    )
-    def unlock(request, record_id: int):
-        return claim_out(actions.set_locked(model=model(), pk=record_id, user=request.user, locked=False))
+    def set_locked(request, record_id: int):
+        model = actions.model_for(object_type)
+        return claim_out(actions.set_locked(model=model, pk=record_id, user=request.user, locked=locked))
 
 
-_lock_routes(lead_router, PoolObjectType.LEAD, "a lead")
-_lock_routes(account_router, PoolObjectType.ACCOUNT, "an account")
+for _router, _type, _label in (
+    (lead_router, PoolObjectType.LEAD, "a lead"),
+    (account_router, PoolObjectType.ACCOUNT, "an account"),
+):
+    _lock_route(_router, _type, "lock", True, f"Lock {_label} against recycling")
+    _lock_route(_router, _type, "unlock", False, f"Unlock {_label}: recycling rules apply again")

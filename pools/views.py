@@ -347,7 +347,7 @@ def rule_form(request, pk, rule_pk=None):
             "tab": "rules",
             "title": str(rule) if rule else _("New recycling rule"),
             "cancel": reverse("pools:rules", args=[pool.pk]),
-            **builder_context(builder, include_facts=False, object_type=pool.object_type),
+            **builder_context(builder, include_facts=False, model=pool.model),
             "builder_title": _("Only records matching"),
         },
     )
@@ -399,13 +399,18 @@ def due_list(request):
     return render(request, "pools/due.html", {"rows": rows, "days": days, "day_choices": (3, 7, 14, 30, 90)})
 
 
+def _record_model(object_type: str):
+    """The lead or account model a record page's form names in its address."""
+    if object_type not in PoolObjectType.values:
+        raise Http404
+    return actions.model_for(object_type)
+
+
 @login_required
 @require_POST
 def release(request, object_type, pk):
     """The return-to-pool form on a record's page."""
-    if object_type not in PoolObjectType.values:
-        raise Http404
-    model = actions.model_for(object_type)
+    model = _record_model(object_type)
     form = ReleaseForm(request.POST)
     back = reverse(f"{model._meta.app_label}:detail", args=[pk])
     if not form.is_valid():
@@ -442,9 +447,7 @@ def release(request, object_type, pk):
 @require_POST
 def lock(request, object_type, pk):
     """Lock or unlock a record against recycling from its page (`locked`: 1 or 0)."""
-    if object_type not in PoolObjectType.values:
-        raise Http404
-    model = actions.model_for(object_type)
+    model = _record_model(object_type)
     locked = request.POST.get("locked") == "1"
     try:
         record = actions.set_locked(model=model, pk=pk, user=request.user, locked=locked)
