@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -42,11 +40,17 @@ class CheckForm(forms.Form):
 
 
 class RuleSettingsForm(forms.Form):
-    """The rules of one object, one row per rule: prefix `<kind>-`."""
+    """The rules of one object, one row per rule: prefix `<kind>-`. Which records a rule compares with is
+    a condition set, edited in the condition builder (prefix `<kind>-cond`); a post carrying the older
+    `<kind>-conditions` JSON field instead is read as the builder's JSON."""
 
-    def __init__(self, *args, rules=(), **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *, rules=(), **kwargs):
+        from assignment.forms import ConditionBuilder
+
+        super().__init__(data, **kwargs)
         self.rules = list(rules)
+        self.builders: dict[str, ConditionBuilder] = {}
+        self.indexes: dict[str, dict] = {}
         for rule in self.rules:
             prefix = rule.kind
             self.fields[f"{prefix}-is_active"] = forms.BooleanField(
@@ -59,15 +63,12 @@ class RuleSettingsForm(forms.Form):
                 self.fields[f"{prefix}-threshold"] = forms.IntegerField(
                     label=_("similarity threshold"), min_value=50, max_value=100, initial=rule.threshold
                 )
-            if rule.object_type != ObjectType.CONTACT:
-                self.fields[f"{prefix}-conditions"] = forms.CharField(
-                    label=_("compare only with records where"),
-                    required=False,
-                    initial=json.dumps(rule.conditions, ensure_ascii=False) if rule.conditions else "",
-                    widget=forms.Textarea(
-                        attrs={"rows": 2, "placeholder": '{"field": "status", "op": "ne", "value": "invalid"}'}
-                    ),
-                    help_text=_("Optional: a condition set (JSON) the compared records must meet."),
+            if rule.target != ObjectType.CONTACT:
+                builder_prefix = f"{prefix}-cond"
+                self.builders[rule.kind] = ConditionBuilder(
+                    self._builder_data(data, prefix, builder_prefix) if data is not None else None,
+                    initial=rule.conditions,
+                    prefix=builder_prefix,
                 )
         for name, field in self.fields.items():
             css = "form-check-input" if isinstance(field.widget, forms.CheckboxInput) else "form-control"
@@ -76,44 +77,84 @@ class RuleSettingsForm(forms.Form):
             field.widget.attrs.setdefault("class", css + " form-control-sm" if css == "form-control" else css)
             field.widget.attrs.setdefault("id", f"id_{name}")
 
+    @staticmethod
+    def _builder_data(data, prefix: str, builder_prefix: str):
+        legacy = f"{prefix}-conditions"
+        if f"{builder_prefix}-mode" in data or legacy not in data:
+            return data
+        data = data.copy()
+        data[f"{builder_prefix}-mode"], data[f"{builder_prefix}-json"] = "json", data.get(legacy, "")
+        return data
+
     def rows(self):
-        """(rule label, bound fields) for the template, in rule order."""
+        """(rule label, rule, bound fields, its condition builder's context or None), in rule order."""
+        from assignment.forms import field_options
+
+        from .service import model_for
+
         for rule in self.rules:
             fields = [self[name] for name in self.fields if name.startswith(f"{rule.kind}-")]
-            yield RuleKind(rule.kind).label, rule, {f.name.split("-", 1)[1]: f for f in fields}
+            builder = self.builders.get(rule.kind)
+            conditions = None
+            if builder is not None:
+                conditions = {
+                    "builder": builder,
+                    "builder_rows": builder.rows_with_errors(),
+                    "field_options": field_options(False, model_for(rule.target)),
+                    "count": _leaf_count(rule.conditions),
+                    "target": model_for(rule.target)._meta.verbose_name_plural,
+                }
+            yield RuleKind(rule.kind).label, rule, {f.name.split("-", 1)[1]: f for f in fields}, conditions
 
-    def payload(self) -> list[dict]:
-        """Cleaned values in the shape dedupe.actions.save_rules takes; JSON errors become field errors."""
-        out = []
+    def payload(self) -> list[dict] | None:
+        """Cleaned values in the shape dedupe.actions.save_rules takes; None when a condition set could not
+        be read (its error is shown in its builder)."""
+        out, readable = [], True
         for rule in self.rules:
-            prefix = rule.kind
-            raw = (self.cleaned_data.get(f"{prefix}-conditions") or "").strip()
             conditions = {}
-            if raw:
+            builder = self.builders.get(rule.kind)
+            if builder is not None:
                 try:
-                    conditions = json.loads(raw)
-                except ValueError:
-                    self.add_error(f"{prefix}-conditions", _("Enter valid JSON."))
+                    conditions, self.indexes[rule.kind] = builder.raw(keep=rule.conditions)
+                except ValidationError as error:
+                    builder.apply_error(error, {})
+                    readable = False
                     continue
             out.append(
                 {
                     "kind": rule.kind,
-                    "is_active": bool(self.cleaned_data.get(f"{prefix}-is_active")),
-                    "action": self.cleaned_data.get(f"{prefix}-action"),
-                    "threshold": self.cleaned_data.get(f"{prefix}-threshold") or rule.threshold,
+                    "is_active": bool(self.cleaned_data.get(f"{rule.kind}-is_active")),
+                    "action": self.cleaned_data.get(f"{rule.kind}-action"),
+                    "threshold": self.cleaned_data.get(f"{rule.kind}-threshold") or rule.threshold,
                     "conditions": conditions,
                 }
             )
-        return out
+        return out if readable else None
 
     def apply_errors(self, error: ValidationError) -> None:
-        """save_rules names errors rules[i].field: show them on this form's fields."""
+        """save_rules names errors rules[i].field: show them on this form's fields, and a condition set's
+        on the row of its builder it is about."""
         index = {f"rules[{i}]": rule.kind for i, rule in enumerate(self.rules)}
         for key, messages in error.message_dict.items():
             position, _dot, name = key.partition(".")
-            field = f"{index.get(position, '')}-{name}"
+            kind = index.get(position, "")
+            if name == "conditions" and kind in self.builders:
+                self.builders[kind].apply_error(ValidationError(messages), self.indexes.get(kind, {}))
+                continue
+            field = f"{kind}-{name}"
             for message in messages:
                 self.add_error(field if field in self.fields else None, message)
+
+
+def _leaf_count(conditions) -> int:
+    if not isinstance(conditions, dict):
+        return 0
+    for key in ("all", "any"):
+        if isinstance(conditions.get(key), list):
+            return sum(_leaf_count(child) for child in conditions[key])
+    if "not" in conditions:
+        return _leaf_count(conditions["not"])
+    return 1 if "field" in conditions else 0
 
 
 class MergeForm(forms.Form):

@@ -341,22 +341,8 @@ def name_hits(model, query: Name, rule: Rule, *, exclude_id=None) -> list[tuple[
             bucket.setdefault(match_name, []).append(pk)
     threshold = rule.threshold
     likely: list[tuple[float, int]] = []
-    if bucket:
-        cores = list(bucket)
-        cutoff = threshold - 15
-        close = {
-            c: score
-            for c, score, _i in process.extract(core, cores, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
-        }
-        plain = Name(core=core)
-        for match_name in cores:
-            rough = close.get(match_name, 0.0)
-            if not rough and (match_name.startswith(core) or core.startswith(match_name)):
-                rough = 90.0
-            elif not rough and min(len(core), len(match_name)) <= ABBREVIATION_QUERY_MAX:
-                rough = float(core_score(plain, Name(core=match_name)))
-            if rough >= cutoff:
-                likely.extend((rough, pk) for pk in bucket[match_name])
+    for match_name, rough in likely_cores(core, bucket, threshold).items():
+        likely.extend((rough, pk) for pk in bucket[match_name])
     likely.sort(reverse=True)
     if likely:
         ids = [pk for _rough, pk in likely[:LIKELY_CAP]]
@@ -370,6 +356,79 @@ def name_hits(model, query: Name, rule: Rule, *, exclude_id=None) -> list[tuple[
         if score >= threshold:
             scored.append((pk, score))
     return scored
+
+
+def likely_cores(core: str, cores, threshold: int) -> dict[str, float]:
+    """The cores of a blocking bucket worth scoring in full against `core`, with a rough score: close by
+    edit ratio, one the start of the other, or short enough to be an abbreviation of the other."""
+    cores = list(cores)
+    if not cores:
+        return {}
+    cutoff = threshold - 15
+    close = {
+        c: score for c, score, _i in process.extract(core, cores, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
+    }
+    plain = Name(core=core)
+    likely = {}
+    for match_name in cores:
+        rough = close.get(match_name, 0.0)
+        if not rough and (match_name.startswith(core) or core.startswith(match_name)):
+            rough = 90.0
+        elif not rough and min(len(core), len(match_name)) <= ABBREVIATION_QUERY_MAX:
+            rough = float(core_score(plain, Name(core=match_name)))
+        if rough >= cutoff:
+            likely[match_name] = rough
+    return likely
+
+
+class NameIndex:
+    """Names not in the database yet (the rows of an import chunk before it is written), looked up as
+    `name_hits` looks up stored ones: the core and the abbreviations it allows, the abbreviation keys for
+    a short name, the likely part of the blocking bucket; scored with the same `name_score`."""
+
+    def __init__(self):
+        self._items: dict[Name, list] = {}  # each distinct name → what was added under it, in order
+        self._cores: dict[str, list[Name]] = {}
+        self._keys: dict[str, list[Name]] = {}
+        self._buckets: dict[str, dict[str, list[Name]]] = {}  # bucket prefix → core → names
+
+    def add(self, name: Name, item) -> None:
+        if not name.core:
+            return
+        items = self._items.get(name)
+        if items is not None:
+            items.append(item)
+            return
+        self._items[name] = [item]
+        self._cores.setdefault(name.core, []).append(name)
+        for key in name_keys(name):
+            keyed = self._keys.setdefault(key, [])
+            if len(keyed) < KEY_CAP:
+                keyed.append(name)
+        bucket = self._buckets.setdefault(bucket_prefix(name.core), {})
+        if name.core in bucket or len(bucket) < BUCKET_CAP:
+            bucket.setdefault(name.core, []).append(name)
+
+    def matches(self, query: Name, threshold: int) -> list[tuple[object, int]]:
+        """(item, score) of every added name scoring at least `threshold` against `query`."""
+        core = query.core
+        if not core:
+            return []
+        candidates: dict[Name, None] = {}
+        for form in {core} | abbreviation_forms(query):
+            candidates.update(dict.fromkeys(self._cores.get(form, ())))
+        if is_cjk(core) and len(core) <= ABBREVIATION_QUERY_MAX:
+            candidates.update(dict.fromkeys(self._keys.get(query.head, ())))
+        bucket = self._buckets.get(bucket_prefix(core), {})
+        likely = sorted(likely_cores(core, bucket, threshold).items(), key=lambda pair: -pair[1])
+        for match_name, _rough in likely[:LIKELY_CAP]:
+            candidates.update(dict.fromkeys(bucket[match_name]))
+        found = []
+        for name in candidates:
+            score = name_score(query, name)
+            if score >= threshold:
+                found.extend((item, score) for item in self._items[name])
+        return found
 
 
 def _bucket(model, prefix: str) -> list[tuple[int, str]]:

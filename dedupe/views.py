@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
 
+from assignment.choices import Combinator, GroupCombinator
+from assignment.forms import op_options
 from core import actions as core_actions
 from core.choices import Action, ObjectType
 from core.errors import DomainError, NotFoundError, PermissionDeniedError
@@ -106,7 +108,15 @@ class RulesView(LoginRequiredMixin, View):
 
         tabs = [(t.value, t.label) for t in DEDUPE_OBJECTS]
         changes = ChangeLog.objects.filter(object_type=actions.RULE_HISTORY_TYPE).select_related("actor")[:10]
-        context = {"form": form, "object_type": object_type, "tabs": tabs, "changes": changes}
+        context = {
+            "form": form,
+            "object_type": object_type,
+            "tabs": tabs,
+            "changes": changes,
+            "op_options": op_options(),
+            "combinators": Combinator.choices,
+            "group_combinators": GroupCombinator.choices,
+        }
         return page(request, "dedupe/rules.html", context)
 
     def get(self, request):
@@ -118,7 +128,7 @@ class RulesView(LoginRequiredMixin, View):
         form = RuleSettingsForm(request.POST, rules=service.rules_for(object_type))
         if form.is_valid():
             payload = form.payload()
-            if form.is_valid():  # payload() may add JSON errors
+            if payload is not None:
                 try:
                     actions.save_rules(user=request.user, object_type=object_type, rules=payload)
                 except ValidationError as error:

@@ -570,6 +570,56 @@ def match_by_rules(rows, *, blocking_only: bool = False) -> dict[int, tuple[str,
     return found
 
 
+class ChunkNames:
+    """The admin's lead-name rules (warn and block, or block only) between the rows of one chunk: the rows
+    are not in the database until the chunk is written, so the duplicate check cannot find them there.
+    A row is held against the earlier rows of its chunk that will be created, as the check would hold it
+    against their leads (a rule's conditions are read off the earlier row as a new lead)."""
+
+    def __init__(self, *, blocking_only: bool):
+        from core.conditions import predicate
+        from dedupe.choices import RuleKind
+        from dedupe.service import NameIndex, enforced_rules
+
+        self.rules = [
+            (rule.threshold, predicate(rule.conditions, ObjectType.LEAD) if rule.conditions else None)
+            for rule in enforced_rules(ObjectType.LEAD, blocking_only=blocking_only)
+            if rule.kind == RuleKind.NAME and rule.target == ObjectType.LEAD
+        ]
+        self.index = NameIndex() if self.rules else None
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    @staticmethod
+    def _name(row: tuple):
+        from dedupe.normalize import normalize_name
+
+        return normalize_name(row[1][0] or "")
+
+    def add(self, row: tuple) -> None:
+        if self.index is not None:
+            number, values, _fp, owner_id = row
+            self.index.add(self._name(row), (number, PendingLead(number, values, owner_id, timezone.now())))
+
+    def earlier(self, row: tuple) -> int | None:
+        """The number of the first earlier row whose company a rule matches with this row's, if any."""
+        if self.index is None:
+            return None
+        name = self._name(row)
+        found = [
+            number
+            for threshold, accepts in self.rules
+            for (number, pending), _score in self.index.matches(name, threshold)
+            if accepts is None or accepts(pending)
+        ]
+        return min(found, default=None)
+
+    @staticmethod
+    def reasons(first: int) -> dict:
+        return {"__all__": [_("Same company as row %(n)d.") % {"n": first}]}
+
+
 def describe_match(object_type: str, pk: int, user) -> str:
     """What the importer may learn about the record a row matched: its name when he can see it,
     otherwise only who owns it (the duplicate check's own wording)."""
@@ -757,7 +807,7 @@ class BatchWriter:
         if job.on_duplicate == OnDuplicate.CREATE:
             to_create = self.skip_blocked(fresh, outcomes, repeats)
         else:
-            to_create = self.check_duplicates(fresh, matched, outcomes)
+            to_create = self.check_duplicates(fresh, matched, outcomes, repeats)
         now = timezone.now()
         pending = [PendingLead(number, values, owner_id, now) for number, values, _fp, owner_id in to_create]
         decisions = {}
@@ -816,12 +866,16 @@ class BatchWriter:
             ImportFingerprint.objects.filter(pk__in=purged).delete()
         return previous
 
-    def check_duplicates(self, fresh: list[tuple], matched: dict[int, int], outcomes: list[tuple]) -> list[tuple]:
+    def check_duplicates(
+        self, fresh: list[tuple], matched: dict[int, int], outcomes: list[tuple], repeats: list[tuple]
+    ) -> list[tuple]:
         """Rows matching an existing lead (`matched`: by phone or email) or a record the admin's
-        duplicate rules enforce are merged or skipped; the rest are returned to be created."""
+        duplicate rules enforce are merged or skipped, and so is a row whose company the admin's name rule
+        matches with an earlier row of its chunk (`repeats`); the rest are returned to be created."""
         job = self.job
         elsewhere = match_by_rules(r for r in fresh if r[0] not in matched)  # read only when rules apply
-        if not matched and not elsewhere:
+        names = ChunkNames(blocking_only=False)
+        if not matched and not elsewhere and not names:
             return fresh
         to_create = []
         for row in fresh:
@@ -834,7 +888,11 @@ class BatchWriter:
                 if object_type != ObjectType.LEAD:  # rows are leads: keep only the description
                     outcomes.append((number, RowOutcome.SKIPPED, None, reasons, []))
                     continue
+            if found is None and (first := names.earlier(row)) is not None:
+                repeats.append((number, (first, False), names.reasons(first), values))
+                continue
             if found is None:
+                names.add(row)
                 to_create.append(row)
             elif job.on_duplicate == OnDuplicate.MERGE and _merge_into(found, values, job.created_by):
                 outcomes.append((number, RowOutcome.MERGED, found, reasons, []))
@@ -854,7 +912,7 @@ class BatchWriter:
         blocked = match_by_rules(fresh, blocking_only=True)
         if not blocked and not blocking:
             return fresh
-        # (a blocking name rule between rows of one chunk is not checked: similarity, not a key)
+        names = ChunkNames(blocking_only=True)
         columns = [at for kind, at in ((RuleKind.PHONE, _PHONE), (RuleKind.EMAIL, _EMAIL_AT)) if kind in blocking]
         to_create, taken = [], {}
         for row in fresh:
@@ -871,8 +929,12 @@ class BatchWriter:
                 reasons = {"__all__": [_("Same as row %(n)d.") % {"n": first}]}
                 repeats.append((number, (first, False), reasons, values))
                 continue
+            if (first := names.earlier(row)) is not None:
+                repeats.append((number, (first, False), names.reasons(first), values))
+                continue
             for key in keys:
                 taken[key] = number
+            names.add(row)
             to_create.append(row)
         return to_create
 

@@ -132,3 +132,28 @@ def test_every_candidate_lookup_uses_an_index(org, rep, make, object_type, value
         else:
             scans = [line for line in plan.splitlines() if line.startswith("SCAN") and "USING" not in line]
             assert not scans, (sql, plan)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "same"),
+    [
+        ("紫光国芯微电子股份有限公司", "紫光国微", True),
+        ("紫光国微", "紫光国芯微电子股份有限公司", True),
+        ("广州汽车集团股份有限公司", "广汽集团", True),
+        ("中国工商银行股份有限公司", "工行", True),
+        ("北京银行", "上海银行", False),
+        ("华为技术有限公司", "华润置地有限公司", False),
+    ],
+)
+def test_names_held_in_memory_are_found_as_stored_ones_would_be(first, then, same, make, rep):
+    """NameIndex (an import chunk's rows before they are written) answers as the database lookup does."""
+    from dedupe.normalize import normalize_name
+    from leads.models import Lead
+
+    index = service.NameIndex()
+    index.add(normalize_name(first), "earlier row")
+    found = [item for item, _score in index.matches(normalize_name(then), 85)]
+    assert found == (["earlier row"] if same else [])
+    make.lead(rep, company=first)
+    rule = service.Rule(ObjectType.LEAD, "name", True, "block", 85)
+    assert bool(service.name_hits(Lead, normalize_name(then), rule)) == same

@@ -113,3 +113,43 @@ def test_the_settings_page_saves_rules_and_shows_errors_on_the_field(org, admin_
     bad = web.post("/duplicates/rules/", {**form, "name-conditions": '{"field": "nope", "op": "eq", "value": 1}'})
     assert 'data-field-error="name-conditions"' in bad.content.decode()
     assert rules_for(ObjectType.ACCOUNT)[2].threshold == 92
+
+
+def test_the_settings_page_edits_which_records_a_rule_compares_with_as_rows(org, admin_role_user, web_for):
+    """The lead name rule compares only with leads from exhibitions or referrals; the account-name rule
+    of leads looks at accounts, so its builder offers account fields."""
+    from dedupe.service import rules_for
+
+    web = web_for(admin_role_user)
+    html = web.get("/duplicates/rules/", {"object": "lead"}).content.decode()
+    assert 'name="name-cond-field"' in html and 'name="account_name-cond-field"' in html
+    assert 'data-rule-conditions="phone"' in html and 'name="contact_name-cond-field"' not in html
+    base = {
+        "object": "lead",
+        **{f"{kind}-action": "allow" for kind in ("phone", "email", "name", "account_name")},
+        "name-is_active": "on",
+        "name-action": "block",
+        "name-threshold": "85",
+        "account_name-threshold": "85",
+        "name-cond-mode": "rows",
+        "name-cond-combinator": "all",
+        "name-cond-outer": "all",
+    }
+    rows = {"name-cond-field": ["source", ""], "name-cond-op": ["in", "eq"], "name-cond-value": ["展会", ""]}
+    bad = web.post("/duplicates/rules/", {**base, **rows, "name-cond-group": ["1", "1"]})
+    html = bad.content.decode()
+    assert bad.status_code == 200 and "Row 1:" in html and "展会" in html  # codes, not labels: shown on its row
+    assert rules_for(ObjectType.LEAD)[2].conditions == {}
+    rows["name-cond-value"] = ["exhibition, referral", ""]
+    saved = web.post("/duplicates/rules/", {**base, **rows, "name-cond-group": ["1", "1"]})
+    assert saved.status_code == 302
+    name_rule = rules_for(ObjectType.LEAD)[2]
+    assert name_rule.action == "block"
+    assert name_rule.conditions == {"all": [{"field": "source", "op": "in", "value": ["exhibition", "referral"]}]}
+    page = web.get("/duplicates/rules/", {"object": "lead"}).content.decode()
+    assert '<option value="source" selected>' in page and 'value="exhibition, referral"' in page
+    assert "1 condition" in page
+    # a post without the builder's fields (an older client) keeps the stored set
+    kept = {k: v for k, v in base.items() if not k.startswith("name-cond-")}
+    assert web.post("/duplicates/rules/", kept).status_code == 302
+    assert rules_for(ObjectType.LEAD)[2].conditions == name_rule.conditions

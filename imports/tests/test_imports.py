@@ -356,6 +356,79 @@ def test_create_anyway_confirms_warnings_but_not_an_admins_block(org, rep):
     assert "Same as row 1." in second.reasons["__all__"][0]
 
 
+def name_rule(action, conditions=None):
+    from dedupe.models import DuplicateRule
+
+    DuplicateRule.objects.update_or_create(
+        object_type="lead",
+        kind="name",
+        defaults={"is_active": True, "action": action, "threshold": 85, "conditions": conditions or {}},
+    )
+
+
+COMPANIES = [
+    ["紫光国芯微电子股份有限公司", "甲", "13700000011", "", "", "", "", ""],
+    ["广州汽车集团股份有限公司", "乙", "13700000012", "", "", "", "", ""],
+    ["紫光国微", "丙", "13700000013", "", "", "", "", "大客户"],  # an abbreviation of row 1
+    ["广汽集团", "丁", "13700000014", "", "", "", "", ""],  # of row 2, through 广州's initial
+    ["北京银行", "戊", "13700000015", "", "", "", "", ""],
+    ["上海银行", "己", "13700000016", "", "", "", "", ""],  # another bank, not a repeat of row 5
+]
+
+
+@pytest.mark.parametrize("on_duplicate", ["skip", "merge", "create"])
+def test_a_name_rule_holds_rows_against_earlier_rows_of_the_same_file(rep, on_duplicate):
+    """Rows of one file are not in the database while their chunk is checked: the admin's name rule must
+    still find that 紫光国微 is the 紫光国芯微电子 of an earlier row (and 广汽集团 the 广州汽车集团)."""
+    name_rule("block")
+    job = actions.upload(user=rep, uploaded_file=csv_file(COMPANIES))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate=on_duplicate)
+    job = run(job)
+    assert sorted(Lead.objects.values_list("company", flat=True)) == sorted(
+        ["紫光国芯微电子股份有限公司", "广州汽车集团股份有限公司", "北京银行", "上海银行"]
+    )
+    unisoc = Lead.objects.get(company="紫光国芯微电子股份有限公司")
+    gac = Lead.objects.get(company="广州汽车集团股份有限公司")
+    outcome = "merged" if on_duplicate == "merge" else "skipped"
+    rows = {r.row_number: r for r in job_rows(job)}
+    assert (rows[3].outcome, rows[3].record_id) == (outcome, unisoc.pk)
+    assert (rows[4].outcome, rows[4].record_id) == (outcome, gac.pk)
+    assert rows[3].reasons["__all__"] == ["Same company as row 1."]
+    assert [rows[n].outcome for n in (1, 2, 5, 6)] == ["created"] * 4
+    assert (job.created_count, job.merged_count + job.skipped_count) == (4, 2)
+    assert unisoc.notes == ("大客户" if on_duplicate == "merge" else "")  # merging fills what was empty
+
+
+def test_a_warning_name_rule_holds_rows_of_one_file_unless_the_importer_creates_anyway(rep):
+    name_rule("warn")
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(COMPANIES[:3])))
+    assert (job.created_count, job.skipped_count) == (2, 1)
+    job = actions.upload(user=rep, uploaded_file=csv_file(COMPANIES[3:] + [["广汽", "庚", "", "", "", "", "", ""]]))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="create")
+    job = run(job)
+    assert job.created_count == 4  # a warning is the importer's to confirm
+    assert Lead.objects.filter(company__in=["广汽集团", "广汽"]).count() == 2
+
+
+def test_a_name_rules_conditions_apply_to_the_earlier_row(rep):
+    """A rule that only holds against leads from exhibitions: a later row is held against an earlier
+    exhibition row, not against one from elsewhere."""
+    name_rule("block", {"all": [{"field": "source", "op": "in", "value": ["exhibition"]}]})
+    rows = [
+        ["紫光国芯微电子股份有限公司", "甲", "", "", "", "", "展会", ""],
+        ["紫光国微", "乙", "", "", "", "", "", ""],
+        ["北京银行股份有限公司", "丙", "", "", "", "", "Referral", ""],
+        ["北京银行", "丁", "", "", "", "", "", ""],
+    ]
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert [(r.row_number, r.outcome) for r in job_rows(job)] == [
+        (1, "created"),
+        (2, "skipped"),
+        (3, "created"),
+        (4, "created"),
+    ]
+
+
 def test_rows_matching_leads_the_importer_cannot_see_reveal_only_the_owner(org, rep, api_for):
     from leads.models import Lead
 
