@@ -572,7 +572,8 @@ def match_by_rules(rows, *, blocking_only: bool = False) -> dict[int, tuple[str,
 
 class ChunkNames:
     """The admin's lead-name rules (warn and block, or block only) between the rows of one chunk: the rows
-    are not in the database until the chunk is written, so the duplicate check cannot find them there.
+    are not in the database until the chunk is written, so the duplicate check cannot find them there
+    (and finds the rows of earlier chunks only through their keys: see `write_keys`).
     A row is held against the earlier rows of its chunk that will be created, as the check would hold it
     against their leads (a rule's conditions are read off the earlier row as a new lead)."""
 
@@ -618,6 +619,15 @@ class ChunkNames:
     @staticmethod
     def reasons(first: int) -> dict:
         return {"__all__": [_("Same company as row %(n)d.") % {"n": first}]}
+
+    def write_keys(self, created: list[PendingLead]) -> None:
+        """The abbreviation keys of the chunk's new leads, written now rather than after the last row, so
+        that a later chunk's short name (广汽) finds an earlier chunk's full one (广州汽车集团) as the rules
+        would find a lead entered by hand; the indexing phase writes them again in place."""
+        from dedupe.service import write_name_keys
+
+        if self.index is not None and created:
+            write_name_keys(ObjectType.LEAD, [(p.pk, p.values[0]) for p in created])
 
 
 def describe_match(object_type: str, pk: int, user) -> str:
@@ -804,10 +814,11 @@ class BatchWriter:
                 if outcome == MATCHED:
                     matched[number] = record_id
             fresh.append((number, values, third, owner_id))
+        names = ChunkNames(blocking_only=job.on_duplicate == OnDuplicate.CREATE)
         if job.on_duplicate == OnDuplicate.CREATE:
-            to_create = self.skip_blocked(fresh, outcomes, repeats)
+            to_create = self.skip_blocked(fresh, outcomes, repeats, names)
         else:
-            to_create = self.check_duplicates(fresh, matched, outcomes, repeats)
+            to_create = self.check_duplicates(fresh, matched, outcomes, repeats, names)
         now = timezone.now()
         pending = [PendingLead(number, values, owner_id, now) for number, values, _fp, owner_id in to_create]
         decisions = {}
@@ -820,6 +831,7 @@ class BatchWriter:
             else:
                 p.owner_id = job.created_by_id  # no rule places it: the importer keeps it
         self.insert(pending, to_create, decisions, now)
+        names.write_keys(pending)
         for outcome in outcomes:
             counts[outcome[1]] += 1
         counts[RowOutcome.CREATED] += len(pending)
@@ -867,14 +879,18 @@ class BatchWriter:
         return previous
 
     def check_duplicates(
-        self, fresh: list[tuple], matched: dict[int, int], outcomes: list[tuple], repeats: list[tuple]
+        self,
+        fresh: list[tuple],
+        matched: dict[int, int],
+        outcomes: list[tuple],
+        repeats: list[tuple],
+        names: ChunkNames,
     ) -> list[tuple]:
         """Rows matching an existing lead (`matched`: by phone or email) or a record the admin's
         duplicate rules enforce are merged or skipped, and so is a row whose company the admin's name rule
         matches with an earlier row of its chunk (`repeats`); the rest are returned to be created."""
         job = self.job
         elsewhere = match_by_rules(r for r in fresh if r[0] not in matched)  # read only when rules apply
-        names = ChunkNames(blocking_only=False)
         if not matched and not elsewhere and not names:
             return fresh
         to_create = []
@@ -900,7 +916,9 @@ class BatchWriter:
                 outcomes.append((number, RowOutcome.SKIPPED, found, reasons, []))
         return to_create
 
-    def skip_blocked(self, fresh: list[tuple], outcomes: list[tuple], repeats: list[tuple]) -> list[tuple]:
+    def skip_blocked(
+        self, fresh: list[tuple], outcomes: list[tuple], repeats: list[tuple], names: ChunkNames
+    ) -> list[tuple]:
         """Creating rows anyway confirms what the duplicate rules warn about, as a user confirms a warning on
         a form, but a rule an administrator set to block still keeps a row out: it is skipped, with the
         record it matched. Earlier chunks are in the database by now; a row sharing a blocked phone or
@@ -912,7 +930,6 @@ class BatchWriter:
         blocked = match_by_rules(fresh, blocking_only=True)
         if not blocked and not blocking:
             return fresh
-        names = ChunkNames(blocking_only=True)
         columns = [at for kind, at in ((RuleKind.PHONE, _PHONE), (RuleKind.EMAIL, _EMAIL_AT)) if kind in blocking]
         to_create, taken = [], {}
         for row in fresh:

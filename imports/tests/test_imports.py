@@ -399,6 +399,24 @@ def test_a_name_rule_holds_rows_against_earlier_rows_of_the_same_file(rep, on_du
     assert unisoc.notes == ("大客户" if on_duplicate == "merge" else "")  # merging fills what was empty
 
 
+def test_a_name_rule_finds_an_abbreviation_of_a_row_in_an_earlier_chunk(rep, monkeypatch):
+    """广汽集团 reaches 广州汽车集团 only through the abbreviation keys, which an import writes for its new
+    leads chunk by chunk when a name rule applies (not only after the last row)."""
+    name_rule("block")
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 2)
+    rows = [COMPANIES[1], COMPANIES[4], COMPANIES[5], COMPANIES[3]]  # 广汽集团 in the second chunk
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert [(r.row_number, r.outcome) for r in job_rows(job)] == [
+        (1, "created"),
+        (2, "created"),
+        (3, "created"),
+        (4, "skipped"),
+    ]
+    assert job_rows(job)[3].record_id == Lead.objects.get(company="广州汽车集团股份有限公司").pk
+    keys = [key for company, key in index_of_leads()[1] if company == "广州汽车集团股份有限公司"]
+    assert "广汽" in keys and len(keys) == len(set(keys))  # written early, replaced when indexed: once each
+
+
 def test_a_warning_name_rule_holds_rows_of_one_file_unless_the_importer_creates_anyway(rep):
     name_rule("warn")
     job = run(actions.upload(user=rep, uploaded_file=csv_file(COMPANIES[:3])))
