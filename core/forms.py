@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Action
@@ -23,15 +24,14 @@ class TideModelForm(forms.ModelForm):
             if name in self.autocomplete_fields:
                 related = field.queryset.model
                 field.queryset = related.objects.visible_to(user, Action.VIEW)
-                field.widget = AutocompleteSelect(self.autocomplete_fields[name])
-                field.widget.model = related
+                field.widget = AutocompleteSelect(self.autocomplete_fields[name], queryset=field.queryset)
         if "owner" in self.fields and user is not None:
             from .views import assignable_users
 
             action = Action.CREATE if self.instance.pk is None else Action.TRANSFER
             owners = assignable_users(user, self._meta.model.object_type, action)
             if self.instance.pk and self.instance.owner_id:
-                owners = owners | type(owners.first() or user).objects.filter(pk=self.instance.owner_id)
+                owners = owners | get_user_model().objects.filter(pk=self.instance.owner_id)
             self.fields["owner"].queryset = owners.distinct()
             self.fields["owner"].required = False
             self.fields["owner"].help_text = _("Leave empty to own it yourself.") if self.instance.pk is None else ""

@@ -1,23 +1,25 @@
 from django import forms
 
+from .ids import parse_id
+
 
 class AutocompleteSelect(forms.Widget):
     """A search box with a hidden id: lists of 200,000 accounts never go into a <select>."""
 
     template_name = "core/widgets/autocomplete.html"
 
-    def __init__(self, object_type: str, attrs=None):
+    def __init__(self, object_type: str, attrs=None, *, queryset=None):
         super().__init__(attrs)
         self.object_type = object_type
+        self.queryset = queryset  # the records the user may pick (and so may see named)
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
         label = ""
-        if value not in (None, ""):
-            field_model = getattr(self, "model", None)
-            if field_model is not None:
-                obj = field_model.all_objects.filter(pk=value).first()
-                label = str(obj) if obj else ""
+        pk = parse_id(value)
+        if pk is not None and self.queryset is not None:
+            obj = self.queryset.filter(pk=pk).first()
+            label = str(obj) if obj else ""
         context["widget"].update({"object_type": self.object_type, "label": label})
         return context
 

@@ -118,8 +118,7 @@ class ConvertForm(forms.Form):
         from opportunities.models import Stage
 
         self.fields["account"].queryset = Account.objects.visible_to(user, Action.VIEW)
-        self.fields["account"].widget = AutocompleteSelect("account")
-        self.fields["account"].widget.model = Account
+        self.fields["account"].widget = AutocompleteSelect("account", queryset=self.fields["account"].queryset)
         self.fields["account_province_code"].choices = region_choices()
         stages = Stage.objects.filter(is_active=True, status=OpportunityStatus.OPEN)
         self.fields["opportunity_stage"].queryset = stages

@@ -323,3 +323,47 @@ def test_account_phone_is_validated_and_normalised(org, rep, api_for):
     api = api_for(rep)
     assert "phone" in api.post("/accounts/", {"name": "寅公司", "phone": "12"}).json_body["errors"]
     assert api.post("/accounts/", {"name": "寅公司", "phone": "0755-28780808"}).json_body["phone"] == "+8675528780808"
+
+
+def test_a_rep_who_may_not_transfer_edits_his_own_records_in_the_browser(org, web_for):
+    """With nobody to hand records to, the owner list holds only the present owner (it used to fail)."""
+    from django.forms.models import model_to_dict
+
+    from accounts.models import Account
+    from contacts.models import Contact
+    from leads.models import Lead
+
+    seller = org.user("seller", org.sh, scope=Scope.OWN, actions=("view", "create", "edit"))
+    account = Account.objects.create(name="自己的客户", owner=seller)
+    lead = Lead.objects.create(company="自己的线索", owner=seller)
+    contact = Contact.objects.create(name="自己的联系人", account=account, owner=seller)
+    web = web_for(seller)
+    for record, field in ((account, "name"), (lead, "company"), (contact, "name")):
+        url = f"/{record._meta.app_label}/{record.pk}/edit/"
+        page = web.get(url)
+        assert page.status_code == 200, url
+        assert f'<option value="{seller.pk}" selected>' in page.content.decode(), url
+        data = {k: v for k, v in model_to_dict(record).items() if v is not None and not isinstance(v, list | dict)}
+        data[field] = getattr(record, field) + "（改）"
+        assert web.post(url, data).status_code == 302, url
+        stored = type(record).objects.get(pk=record.pk)
+        assert getattr(stored, field) == data[field] and stored.owner == seller
+
+
+def test_a_record_picker_names_only_records_the_user_may_see(org, web_for):
+    """A link to an account or lead put in the address or the post shows its name only to those who may
+    see it; nonsense ids show nothing."""
+    from accounts.models import Account
+    from leads.models import Lead
+
+    seller = org.user("seller", org.sh, scope=Scope.OWN)
+    other = org.user("other", org.south, scope=Scope.OWN)
+    hidden = Account.objects.create(name="别人的机密客户", owner=other)
+    hidden_lead = Lead.objects.create(company="别人的机密线索", owner=other)
+    mine = Account.objects.create(name="我的客户", owner=seller)
+    web = web_for(seller)
+    page = web.get("/followups/new/", {"account": hidden.pk, "lead": hidden_lead.pk}).content.decode()
+    assert "别人的机密客户" not in page and "别人的机密线索" not in page
+    assert "我的客户" in web.get("/followups/new/", {"account": mine.pk}).content.decode()
+    for value in ("abc", "99999999999999999999", "9" * 5000, "²"):
+        assert web.post("/followups/new/", {"account": value, "content": "x"}).status_code == 200

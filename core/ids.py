@@ -1,0 +1,39 @@
+"""Record ids from form fields, query strings and API payloads.
+
+A browser or a client may send anything where an id belongs: "abc", "²", a 20-digit number (beyond what
+a database key holds: SQLite's driver raises OverflowError, PostgreSQL a DataError) or 5,000 digits
+(Python refuses to convert them). Each is "no such record", never a server error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import Field
+
+MAX_ID = 2**63 - 1  # a 64-bit key: bigint on PostgreSQL, INTEGER on SQLite
+MAX_COUNT = 2**31 - 1  # a PostgreSQL integer column: limits, caps, days
+
+
+def parse_id(value) -> int | None:
+    """The id `value` names, or None when it cannot name a record."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= MAX_ID else None
+    text = str(value).strip() if value is not None else ""
+    if not text.isascii() or not text.isdecimal() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def parse_ids(values: Iterable) -> list[int]:
+    """The ids among `values`, in order; the rest dropped."""
+    return [pk for pk in map(parse_id, values) if pk is not None]
+
+
+# For API schemas: an id a database key can hold, a count an integer column can.
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
