@@ -4,6 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
+from core.ids import Id
 
 from . import actions
 from .models import Account
@@ -81,12 +82,12 @@ class AccountPatch(Schema):
 
 
 class AccountFilter(FilterSchema):
-    owner_id: int | None = None
+    owner_id: Id | None = None
     status: str | None = None
     grade: str | None = None
     industry: str | None = None
     account_type: str | None = None
-    parent_id: int | None = None
+    parent_id: Id | None = None
     province_code: str | None = None
     tag: Annotated[str | None, FilterLookup("tags__name")] = None
     created_after: Annotated[datetime.datetime | None, FilterLookup("created_at__gte")] = None

@@ -17,6 +17,7 @@ from core import history
 from core.actions import check_version
 from core.choices import Action, HistoryAction, ObjectType
 from core.errors import DomainError, PermissionDeniedError
+from core.ids import MAX_COUNT, parse_id, parse_ids
 from core.permissions import can
 from core.regions import regions
 from org.permissions import require_admin
@@ -55,7 +56,10 @@ def _users(ids, field: str) -> list:
     """Active users in the order given, duplicates dropped; a field error names the first bad one."""
     from org.models import User
 
-    ordered = list(dict.fromkeys(int(i) for i in ids or []))
+    parsed = [parse_id(i) for i in ids or []]
+    if None in parsed:
+        raise ValidationError({field: [_("Select a valid choice. That choice is not one of the available choices.")]})
+    ordered = list(dict.fromkeys(parsed))
     found = User.objects.in_bulk(ordered)
     for pk in ordered:
         user = found.get(pk)
@@ -344,6 +348,8 @@ def set_lead_limit(*, user, target, max_open_leads: int | None) -> LeadLimit | N
             )
             existing.delete()
         return None
+    if not 0 <= int(max_open_leads) <= MAX_COUNT:
+        raise ValidationError({"max_open_leads": [_("Enter a whole number from 0 to %(max)d.") % {"max": MAX_COUNT}]})
     limit = existing or LeadLimit(user=target)
     limit.max_open_leads = int(max_open_leads)
     limit.save()
@@ -369,6 +375,7 @@ def rerun_assignment(*, ids, user) -> dict:
         ids = list(dict.fromkeys(int(i) for i in ids))
     except (TypeError, ValueError):
         raise ValidationError({"ids": [_("Enter a list of whole numbers.")]}) from None
+    ids = parse_ids(ids)  # beyond a database key: no such lead
     if not ids:
         raise ValidationError({"ids": [_("Select the leads first.")]})
     if len(ids) > MAX_RERUN:

@@ -17,6 +17,7 @@ from core import hooks
 from core.api import ErrorOut, etag_for, expected_version
 from core.choices import Action
 from core.errors import DomainError, NotFoundError, validation_error_fields
+from core.ids import MAX_COUNT, Id
 from org.permissions import require_admin
 
 from . import actions
@@ -64,7 +65,7 @@ class RuleOut(Schema):
     is_active: bool
     conditions: dict[str, Any]
     strategy: str
-    member_ids: list[int]
+    member_ids: list[Id]
     pool_id: int | None = None
     max_open_leads: int | None = None
     version: int
@@ -82,9 +83,9 @@ class RuleIn(Schema):
         default_factory=dict, description="Condition set over lead fields and facts; empty matches every lead."
     )
     strategy: str = Field(..., description="users, round_robin, least_loaded, territory or pool.")
-    member_ids: list[int] = Field(default_factory=list, description="Users in their fixed order.")
+    member_ids: list[Id] = Field(default_factory=list, description="Users in their fixed order.")
     pool_id: int | None = Field(None, description="For the pool strategy.")
-    max_open_leads: int | None = Field(None, ge=0, description="Skip users holding this many open leads.")
+    max_open_leads: int | None = Field(None, ge=0, le=MAX_COUNT, description="Skip users holding this many open leads.")
 
 
 class RulePatch(Schema):
@@ -93,9 +94,9 @@ class RulePatch(Schema):
     is_active: bool | None = None
     conditions: dict[str, Any] | None = None
     strategy: str | None = None
-    member_ids: list[int] | None = None
+    member_ids: list[Id] | None = None
     pool_id: int | None = None
-    max_open_leads: int | None = Field(None, ge=0)
+    max_open_leads: int | None = Field(None, ge=0, le=MAX_COUNT)
 
 
 class MoveIn(Schema):
@@ -194,7 +195,7 @@ class TerritoryOut(Schema):
     id: int
     name: str
     department_id: int | None = None
-    member_ids: list[int]
+    member_ids: list[Id]
     regions: list[str]
     distribution: str
     is_active: bool
@@ -212,7 +213,7 @@ class TerritoryOut(Schema):
 class TerritoryIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     department_id: int | None = Field(None, description="Its active members (and sub-departments') share the leads.")
-    member_ids: list[int] = Field(default_factory=list, description="Or these users, in this order.")
+    member_ids: list[Id] = Field(default_factory=list, description="Or these users, in this order.")
     regions: list[str] = Field(..., description="Province (2 digits), city (4) or district (6) codes.")
     distribution: str = Field("round_robin", description="round_robin or least_loaded")
     is_active: bool = True
@@ -221,7 +222,7 @@ class TerritoryIn(Schema):
 class TerritoryPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     department_id: int | None = None
-    member_ids: list[int] | None = None
+    member_ids: list[Id] | None = None
     regions: list[str] | None = None
     distribution: str | None = None
     is_active: bool | None = None
@@ -326,7 +327,7 @@ class LimitOut(Schema):
 
 
 class LimitIn(Schema):
-    max_open_leads: int | None = Field(..., ge=0, description="null removes the cap.")
+    max_open_leads: int | None = Field(..., ge=0, le=MAX_COUNT, description="null removes the cap.")
 
 
 @router.get("/limits", response={200: list[LimitOut], 403: ErrorOut}, operation_id="lead_limit_list")
@@ -504,7 +505,7 @@ def delete_level(request, level_id: int):
 
 
 class RerunIn(Schema):
-    ids: list[int] = Field(..., min_length=1, max_length=actions.MAX_RERUN)
+    ids: list[Id] = Field(..., min_length=1, max_length=actions.MAX_RERUN)
 
 
 class DecisionOut(Schema):

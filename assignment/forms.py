@@ -149,7 +149,7 @@ class ConditionBuilder:
 
     @staticmethod
     def _group_number(text: str) -> int:
-        return int(text) if text.isdecimal() and 1 <= int(text) <= MAX_GROUPS else 1
+        return int(text) if text.isdecimal() and len(text) <= 2 and 1 <= int(text) <= MAX_GROUPS else 1
 
     @staticmethod
     def _row(leaf: dict, group: int) -> dict:

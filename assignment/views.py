@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.choices import ObjectType
 from core.conditions import OP_LABELS, registry
 from core.errors import DomainError, validation_error_fields
+from core.ids import parse_id, parse_ids
 from core.models import ChangeLog
 from core.regions import regions
 from core.views import apply_errors
@@ -58,6 +59,7 @@ def settings_admin_required(view):
 def _members(ids) -> list:
     from org.models import User
 
+    ids = parse_ids(ids)
     found = User.objects.in_bulk(ids)
     return [found[i] for i in ids if i in found]
 
@@ -142,7 +144,7 @@ def rule_form(request, pk=None):
     if request.method == "POST":
         form = RuleForm(request.POST)
         builder = ConditionBuilder(request.POST)
-        member_ids = [int(v) for v in request.POST.getlist("member") if v.isdecimal()]
+        member_ids = parse_ids(request.POST.getlist("member"))
         if form.is_valid():
             index = {}
             try:
@@ -242,7 +244,7 @@ def territory_form(request, pk=None):
     member_errors = []
     if request.method == "POST":
         form = TerritoryForm(request.POST)
-        member_ids = [int(v) for v in request.POST.getlist("member") if v.isdecimal()]
+        member_ids = parse_ids(request.POST.getlist("member"))
         if form.is_valid():
             data = {k: form.cleaned_data[k] for k in ("name", "department", "distribution", "is_active")}
             try:
@@ -317,7 +319,7 @@ def limits(request):
         if request.POST.get("remove"):
             from org.models import User
 
-            target = get_object_or_404(User, pk=request.POST.get("remove"))
+            target = get_object_or_404(User, pk=parse_id(request.POST.get("remove")) or 0)
             actions.set_lead_limit(user=request.user, target=target, max_open_leads=None)
             messages.success(request, _("Cap removed for %(user)s.") % {"user": target})
             return redirect("assignment:limits")
@@ -416,6 +418,8 @@ def level_form(request, pk=None):
                     builder.apply_error(ValidationError(conditions_messages), index)
                 if fields:
                     apply_errors(form, ValidationError(fields))
+            except DomainError as error:  # changed meanwhile by someone else
+                form.add_error(None, error.message)
     else:
         form = LevelForm(instance=level)
         builder = ConditionBuilder(initial=level.conditions if level else None)

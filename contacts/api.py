@@ -4,6 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
+from core.ids import Id
 
 from . import actions
 from .models import Contact
@@ -61,8 +62,8 @@ class ContactPatch(Schema):
 
 
 class ContactFilter(FilterSchema):
-    owner_id: int | None = None
-    account_id: int | None = None
+    owner_id: Id | None = None
+    account_id: Id | None = None
     buying_role: str | None = None
     attitude: str | None = None
     created_after: Annotated[datetime.datetime | None, FilterLookup("created_at__gte")] = None

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from . import history, hooks
 from .choices import Action, HistoryAction, ShareAccess
 from .errors import DomainError, NotFoundError, PermissionDeniedError, VersionConflictError
+from .ids import parse_id
 from .models import ChangeLog, RecordShare, TideModel
 from .permissions import can, forget_grants, owner_assignable
 
@@ -198,6 +199,8 @@ def restore_record(*, instance, user):
 def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = "") -> int:
     """Hand records to `new_owner` in one set-based update; each gets its history entry."""
     ids = list(dict.fromkeys(int(i) for i in ids))
+    if any(parse_id(i) is None for i in ids):  # no record has such an id: as for any record one may not see
+        raise NotFoundError()
     if not ids:
         return 0
     if not can(user, model.object_type, Action.TRANSFER):

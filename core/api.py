@@ -19,6 +19,7 @@ from . import actions as core_actions
 from . import history, hooks
 from .choices import Action
 from .errors import DomainError, validation_error_fields
+from .ids import Id
 from .keyset import keyset_page, parse_ordering
 from .models import ApiToken, IdempotencyRecord
 
@@ -86,6 +87,7 @@ def _pydantic_errors(exc: NinjaValidationError) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query", "path", "filters")]
+        loc = [p for i, p in enumerate(loc) if i == 0 or p != loc[i - 1]]  # an upload's ("file", "file")
         name = ".".join(loc) or "__all__"
         make = PYDANTIC_MESSAGES.get(error.get("type", ""))
         message = make() if make else error.get("msg", _("Enter a valid value."))
@@ -126,6 +128,24 @@ def install_error_handlers(api) -> None:
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
         return error_response(api, request, exc.status_code, "error", str(exc))
+
+    @api.exception_handler(OverflowError)
+    def number_out_of_range(request, exc):
+        """A number beyond what the database holds that no schema bound caught (the schemas bound ids and
+        counts: see core.ids): the caller's mistake, not the server's."""
+        return error_response(api, request, 422, "validation_error", _("A number in the request is too large."))
+
+
+def not_found_json(request, exception=None):
+    """A path under /api/ that names no operation (/api/v1/leads/abc): the API's own error shape, as every
+    other API answer, not Django's HTML page."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        body = {"code": "not_found", "message": str(_("Not found, or you may not see it.")), "errors": {}}
+        return JsonResponse(body, status=404, json_dumps_params={"ensure_ascii": False})
+    return page_not_found(request, exception)
 
 
 # --- list, ETag and idempotency helpers -------------------------------------------------------
@@ -210,7 +230,7 @@ def idempotent_create(request: HttpRequest, create, serialize) -> tuple[int, Any
 
 
 class TransferIn(Schema):
-    ids: list[int] = Field(..., min_length=1, max_length=10000)
+    ids: list[Id] = Field(..., min_length=1, max_length=10000)
     owner_id: int
     note: str = Field("", max_length=500)
 

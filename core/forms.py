@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Action
+from .ids import parse_id
 from .widgets import AutocompleteSelect, DateInput, DateTimeInput
 
 
@@ -46,3 +47,17 @@ class TideModelForm(forms.ModelForm):
         if owner is None and self.instance.pk:
             return self.instance.owner
         return owner
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Several records by id: a value no record can have is an invalid choice, not a database error (the
+    `pk IN (…)` lookup that checks the values fails on ids beyond a database key)."""
+
+    def _check_values(self, value):
+        if (self.to_field_name or "pk") == "pk":
+            for pk in value:
+                if parse_id(pk) is None:
+                    raise forms.ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                    )
+        return super()._check_values(value)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from . import actions as core_actions
 from .choices import Action, HistoryAction, ObjectType
 from .errors import DomainError, NotFoundError, validation_error_fields
+from .ids import parse_id
 from .models import ApiToken, ChangeLog, Notification
 from .permissions import can
 from .registry import owned_models
@@ -98,8 +99,9 @@ def restore(request, object_type, pk):
 def api_tokens(request):
     new_token = None
     if request.method == "POST":
-        if request.POST.get("revoke", "").isdecimal():
-            core_actions.revoke_api_token(user=request.user, token_id=int(request.POST["revoke"]))
+        token_id = parse_id(request.POST.get("revoke"))
+        if token_id is not None:
+            core_actions.revoke_api_token(user=request.user, token_id=token_id)
             messages.success(request, _("Token revoked."))
             return redirect("core:api_tokens")
         try:

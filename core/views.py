@@ -21,6 +21,7 @@ from . import history, hooks
 from .choices import Action, ObjectType, ShareAccess
 from .errors import DomainError, NotFoundError, validation_error_fields
 from .export import csv_response
+from .ids import parse_id, parse_ids
 from .keyset import keyset_page, parse_ordering, visibility_branches
 from .models import ChangeLog, SavedView
 from .permissions import can, grants_for
@@ -201,7 +202,7 @@ class ObjectListView(LoginRequiredMixin, View):
         if operation == "save_view":
             return self.save_view()
         if operation == "delete_view":
-            SavedView.objects.filter(pk=request.POST.get("view_id"), user=request.user).delete()
+            SavedView.objects.filter(pk=parse_id(request.POST.get("view_id")) or 0, user=request.user).delete()
             return redirect(request.path)
         if operation == "transfer" and self.transfer_action is not None:
             return self.bulk_transfer()
@@ -223,8 +224,8 @@ class ObjectListView(LoginRequiredMixin, View):
     def bulk_transfer(self):
         from org.models import User
 
-        ids = [int(i) for i in self.request.POST.getlist("ids") if i.isdecimal()]
-        owner = User.objects.filter(pk=self.request.POST.get("owner") or 0).first()
+        ids = parse_ids(self.request.POST.getlist("ids"))
+        owner = User.objects.filter(pk=parse_id(self.request.POST.get("owner")) or 0).first()
         back = f"{self.request.path}?{self.request.POST.get('query', '')}"
         if not ids:
             messages.warning(self.request, _("Select the records to transfer first."))
@@ -427,7 +428,7 @@ class ObjectTransferView(LoginRequiredMixin, View):
     def post(self, request, pk):
         from org.models import User
 
-        owner = User.objects.filter(pk=request.POST.get("owner") or 0).first()
+        owner = User.objects.filter(pk=parse_id(request.POST.get("owner")) or 0).first()
         try:
             obj = core_actions.get_for(self.model, request.user, Action.TRANSFER, pk)
             type(self).transfer_action(
@@ -453,7 +454,7 @@ class ObjectTeamView(LoginRequiredMixin, View):
 
         try:
             obj = core_actions.get_for(self.model, request.user, Action.EDIT, pk)
-            member = User.objects.filter(pk=request.POST.get("user") or 0).first()
+            member = User.objects.filter(pk=parse_id(request.POST.get("user")) or 0).first()
             if request.POST.get("remove"):
                 core_actions.unshare_record(instance=obj, user=request.user, member=member)
             else:

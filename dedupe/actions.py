@@ -18,6 +18,7 @@ from core import conditions as cond
 from core import history
 from core.choices import Action, HistoryAction, ObjectType, ShareAccess
 from core.errors import DomainError, NotFoundError, PermissionDeniedError
+from core.ids import parse_id
 from core.models import ChangeLog, RecordShare, TideModel
 from core.notify import notify
 from core.permissions import can
@@ -265,6 +266,8 @@ def merge_refusal(*, object_type: str, survivor, loser) -> DomainError | None:
 def _get_pair(model, user, survivor_id, loser_id):
     if survivor_id == loser_id:
         raise ValidationError({"loser_id": [_("Choose two different records.")]})
+    if parse_id(survivor_id) is None or parse_id(loser_id) is None:
+        raise NotFoundError()
     # Both rows locked in one query, in id order: two merges of one pair in opposite directions queue up
     # instead of each holding one row and waiting for the other (a deadlock on PostgreSQL).
     try:
@@ -479,9 +482,8 @@ def _derived(object_type: str, survivor, loser) -> dict:
 def _may_change_compared_values(model, survivor_id, loser_id) -> bool:
     """The two records differ in a value the duplicate rules compare (read without locks: a merge of
     two records that agree on them leaves them as they are)."""
-    try:
-        survivor_id, loser_id = int(survivor_id), int(loser_id)
-    except (TypeError, ValueError):
+    survivor_id, loser_id = parse_id(survivor_id), parse_id(loser_id)
+    if survivor_id is None or loser_id is None:
         return True  # refused later, with its field error
     names = compared_fields(model)
     rows = {row.pop("pk"): row for row in model.all_objects.filter(pk__in=[survivor_id, loser_id]).values("pk", *names)}

@@ -126,7 +126,7 @@ def check(request, payload: CheckIn):
 # --- rules ------------------------------------------------------------------------------------------------
 
 
-class RuleOut(Schema):
+class DuplicateRuleOut(Schema):
     object: str
     kind: str
     label: str
@@ -136,7 +136,7 @@ class RuleOut(Schema):
     conditions: dict
 
 
-class RuleIn(Schema):
+class DuplicateRuleIn(Schema):
     kind: str
     is_active: bool = True
     action: str = Field("warn", description="block, warn or allow")
@@ -147,7 +147,7 @@ class RuleIn(Schema):
 
 
 class RulesIn(Schema):
-    rules: list[RuleIn]
+    rules: list[DuplicateRuleIn]
 
 
 def _rules_out(object_type: str) -> list[dict]:
@@ -167,7 +167,9 @@ def _rules_out(object_type: str) -> list[dict]:
     ]
 
 
-@router.get("/rules", response=list[RuleOut], operation_id="duplicates_rules_list", summary="List duplicate rules")
+@router.get(
+    "/rules", response=list[DuplicateRuleOut], operation_id="duplicates_rules_list", summary="List duplicate rules"
+)
 def list_rules(request, object: ObjectName | None = None):
     types = [object] if object else list(DEDUPE_OBJECTS)
     return [row for t in types for row in _rules_out(t)]
@@ -175,7 +177,7 @@ def list_rules(request, object: ObjectName | None = None):
 
 @router.put(
     "/rules/{object}",
-    response={200: list[RuleOut], 403: ErrorOut, 422: ErrorOut},
+    response={200: list[DuplicateRuleOut], 403: ErrorOut, 422: ErrorOut},
     operation_id="duplicates_rules_update",
     summary="Change the duplicate rules of one object (administrators)",
 )

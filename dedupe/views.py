@@ -17,6 +17,7 @@ from assignment.forms import op_options
 from core import actions as core_actions
 from core.choices import Action, ObjectType
 from core.errors import DomainError, NotFoundError, PermissionDeniedError
+from core.ids import parse_id, parse_ids
 from core.keyset import keyset_page
 from core.permissions import can
 from core.views import apply_errors
@@ -144,15 +145,15 @@ class MergeView(LoginRequiredMixin, View):
 
     def pair(self, request, params):
         object_type = _object_type(params.get("object"))
-        ids = [int(i) for i in params.getlist("ids") if str(i).isdecimal()]
-        survivor_id, loser_id = params.get("survivor"), params.get("loser")
-        if len(ids) == 2 and not (survivor_id and loser_id):
+        ids = parse_ids(params.getlist("ids"))
+        survivor_id, loser_id = parse_id(params.get("survivor")), parse_id(params.get("loser"))
+        if len(ids) == 2 and not (params.get("survivor") and params.get("loser")):
             survivor_id, loser_id = sorted(ids)  # the older record survives unless the user swaps them
-        if not (str(survivor_id).isdecimal() and str(loser_id).isdecimal()):
+        if survivor_id is None or loser_id is None:
             raise Http404
         try:
             survivor, loser = actions.load_pair(
-                object_type=object_type, user=request.user, survivor_id=int(survivor_id), loser_id=int(loser_id)
+                object_type=object_type, user=request.user, survivor_id=survivor_id, loser_id=loser_id
             )
         except NotFoundError:
             raise Http404 from None

@@ -4,6 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
+from core.ids import Id
 
 from . import actions
 from .models import FollowUp
@@ -49,12 +50,12 @@ class FollowUpPatch(Schema):
 
 
 class FollowUpFilter(FilterSchema):
-    owner_id: int | None = None
+    owner_id: Id | None = None
     kind: str | None = None
-    account_id: int | None = None
-    contact_id: int | None = None
-    lead_id: int | None = None
-    opportunity_id: int | None = None
+    account_id: Id | None = None
+    contact_id: Id | None = None
+    lead_id: Id | None = None
+    opportunity_id: Id | None = None
     occurred_after: Annotated[datetime.datetime | None, FilterLookup("occurred_at__gte")] = None
     occurred_before: Annotated[datetime.datetime | None, FilterLookup("occurred_at__lt")] = None
 

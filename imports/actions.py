@@ -139,7 +139,7 @@ def set_mapping(*, job: ImportJob, user, mapping: dict[str, str], on_duplicate: 
             continue
         if target not in LEAD_TARGETS:
             raise ValidationError({"mapping": [_("Unknown field “%(f)s”.") % {"f": target}]})
-        if not str(index).isdecimal() or int(index) >= len(job.header):
+        if not str(index).isdecimal() or len(str(index)) > 6 or int(index) >= len(job.header):
             raise ValidationError({"mapping": [_("Unknown column %(c)s.") % {"c": index}]})
         if target in clean.values():
             raise ValidationError({"mapping": [_("“%(f)s” is mapped twice.") % {"f": target}]})

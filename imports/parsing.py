@@ -32,23 +32,54 @@ def unquote_cell(text: str) -> str:
     return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_PREFIXES else text
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 when the whole sample decodes as UTF-8, otherwise GB18030 (a superset of GBK/GB2312)."""
+BLOCK = 1 << 20
+csv.field_size_limit(1 << 24)  # a long cell is the field's to reject (too long), not the reader's to fail on
+
+
+def _first_error(path: Path, encoding: str, skip: int = 0) -> tuple[int, bool] | None:
+    """Where the whole file stops decoding as `encoding` (byte offset, and whether non-ASCII text came
+    before it), or None when all of it decodes. Read in blocks: a file of a million rows takes ~0.2 s."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset, seen_text = skip, False
     with open(path, "rb") as f:
-        sample = f.read(1 << 20)
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as error:
-        if error.start > len(sample) - 4:  # the sample cut a multi-byte character in half
-            return "utf-8"
-    try:
-        sample.decode("gb18030")
+        f.seek(skip)
+        while True:
+            block = f.read(BLOCK)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as error:
+                return offset + error.start, seen_text
+            seen_text = seen_text or not text.isascii()
+            if not block:
+                return None
+            offset += len(block)
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 when the whole file decodes as UTF-8, otherwise GB18030 (a superset of GBK/GB2312) when all
+    of it decodes so. A file that is UTF-8 text at first and then stops being it (two exports pasted
+    together) is refused: read as GB18030, its UTF-8 part would come out as nonsense characters."""
+    with open(path, "rb") as f:
+        bom = f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    utf8 = _first_error(path, "utf-8", skip=len(codecs.BOM_UTF8) if bom else 0)
+    if utf8 is None:
+        return "utf-8-sig" if bom else "utf-8"
+    at, seen_text = utf8
+    if bom or seen_text:
+        raise ValidationError(
+            {
+                "file": [
+                    _(
+                        "The file is UTF-8 text up to byte %(at)d and something else after it. Save it again "
+                        "as “CSV UTF-8” and upload it once more."
+                    )
+                    % {"at": at}
+                ]
+            }
+        )
+    if _first_error(path, "gb18030") is None:
         return "gb18030"
-    except UnicodeDecodeError:
-        raise ValidationError({"file": [_("The file is neither UTF-8 nor GBK text.")]}) from None
+    raise ValidationError({"file": [_("The file is neither UTF-8 nor GBK text.")]})
 
 
 def file_kind(name: str) -> str:

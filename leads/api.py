@@ -4,6 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data
+from core.ids import Id
 
 from . import actions
 from .models import Lead
@@ -67,7 +68,7 @@ class LeadPatch(Schema):
 
 
 class LeadFilter(FilterSchema):
-    owner_id: int | None = None
+    owner_id: Id | None = None
     status: str | None = None
     source: str | None = None
     industry: str | None = None

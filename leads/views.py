@@ -11,6 +11,7 @@ from core import actions as core_actions
 from core import hooks
 from core.choices import Action, ObjectType
 from core.errors import DomainError, NotFoundError, validation_error_fields
+from core.ids import parse_id, parse_ids
 from core.permissions import can
 from core.views import (
     ObjectDeleteView,
@@ -167,9 +168,9 @@ class LeadConvertView(LoginRequiredMixin, View):
         if done:
             return done
         form = ConvertForm(user=request.user, lead=lead)
-        chosen = request.GET.get("account", "")
-        if chosen.isdecimal() and form.fields["account"].queryset.filter(pk=chosen).exists():  # "Use this account"
-            form.initial.update(account_mode="existing", account=int(chosen))
+        chosen = parse_id(request.GET.get("account"))
+        if chosen is not None and form.fields["account"].queryset.filter(pk=chosen).exists():  # "Use this account"
+            form.initial.update(account_mode="existing", account=chosen)
         return self.render(form, lead)
 
     def post(self, request, pk):
@@ -203,7 +204,7 @@ class LeadAssignView(LoginRequiredMixin, View):
     def post(self, request):
         from assignment.actions import rerun_assignment
 
-        ids = [i for i in request.POST.getlist("ids") if i.isdecimal()]
+        ids = parse_ids(request.POST.getlist("ids"))
         back = f"{reverse('leads:list')}?{request.POST.get('query', '')}"
         if not ids:
             messages.warning(request, _("Select the leads first."))

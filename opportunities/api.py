@@ -5,6 +5,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Router, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
+from core.ids import Id
 
 from . import actions
 from .models import Opportunity, Stage
@@ -63,9 +64,9 @@ class OpportunityPatch(Schema):
 
 
 class OpportunityFilter(FilterSchema):
-    owner_id: int | None = None
-    account_id: int | None = None
-    stage_id: int | None = None
+    owner_id: Id | None = None
+    account_id: Id | None = None
+    stage_id: Id | None = None
     status: str | None = None
     close_after: Annotated[datetime.date | None, FilterLookup("expected_close_date__gte")] = None
     close_before: Annotated[datetime.date | None, FilterLookup("expected_close_date__lte")] = None

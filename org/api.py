@@ -21,6 +21,7 @@ from core.api import (
     resolver,
 )
 from core.choices import Action
+from core.ids import Id
 
 from . import actions
 from .models import Department, Role, User
@@ -60,7 +61,7 @@ class DepartmentPatch(Schema):
 
 
 class DepartmentFilter(FilterSchema):
-    parent_id: int | None = None
+    parent_id: Id | None = None
     code: str | None = None
     is_active: bool | None = None
 
@@ -99,7 +100,7 @@ class UserOut(Schema):
     employee_no: str
     department_id: int | None = None
     manager_id: int | None = None
-    role_ids: list[int] = []
+    role_ids: list[Id] = []
     is_active: bool
     departed_at: datetime.datetime | None = None
     date_joined: datetime.datetime
@@ -119,7 +120,7 @@ class UserIn(Schema):
     employee_no: str = Field("", max_length=40)
     department_id: int | None = None
     manager_id: int | None = None
-    role_ids: list[int] | None = None
+    role_ids: list[Id] | None = None
     password: str | None = Field(None, min_length=8, max_length=128)
 
 
@@ -131,11 +132,11 @@ class UserPatch(Schema):
     employee_no: str | None = Field(None, max_length=40)
     department_id: int | None = None
     manager_id: int | None = None
-    role_ids: list[int] | None = None
+    role_ids: list[Id] | None = None
 
 
 class UserFilter(FilterSchema):
-    department_id: int | None = None
+    department_id: Id | None = None
     is_active: bool | None = None
     employee_no: str | None = None
     username: str | None = None

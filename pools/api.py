@@ -14,6 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from core.api import ErrorOut, ListParams, api_field_errors, list_page
 from core.errors import NotFoundError
+from core.ids import Id
 from core.regions import regions
 
 from . import actions
@@ -42,9 +43,9 @@ class PoolOut(Schema):
     reminder_days: int
     remind_manager: bool
     recycles_unpooled: bool
-    member_department_ids: list[int]
-    member_user_ids: list[int]
-    admin_ids: list[int]
+    member_department_ids: list[Id]
+    member_user_ids: list[Id]
+    admin_ids: list[Id]
     created_at: datetime.datetime
     updated_at: datetime.datetime
     is_member: bool = Field(description="The caller may claim from this pool.")
@@ -64,9 +65,9 @@ class PoolIn(Schema):
     reminder_days: int = Field(3, description="Remind owners this many days before recycling; 0: never.")
     remind_manager: bool = False
     recycles_unpooled: bool = False
-    member_department_ids: list[int] = Field([], description="Members: these departments and everything below.")
-    member_user_ids: list[int] = []
-    admin_ids: list[int] | None = Field(None, description="Defaults to the caller.")
+    member_department_ids: list[Id] = Field([], description="Members: these departments and everything below.")
+    member_user_ids: list[Id] = []
+    admin_ids: list[Id] | None = Field(None, description="Defaults to the caller.")
 
 
 class PoolPatch(Schema):
@@ -80,12 +81,12 @@ class PoolPatch(Schema):
     reminder_days: int | None = None
     remind_manager: bool | None = None
     recycles_unpooled: bool | None = None
-    member_department_ids: list[int] | None = None
-    member_user_ids: list[int] | None = None
-    admin_ids: list[int] | None = None
+    member_department_ids: list[Id] | None = None
+    member_user_ids: list[Id] | None = None
+    admin_ids: list[Id] | None = None
 
 
-class RuleOut(Schema):
+class PoolRuleOut(Schema):
     id: int
     pool_id: int
     name: str
@@ -101,7 +102,7 @@ class RuleOut(Schema):
     updated_at: datetime.datetime
 
 
-class RuleIn(Schema):
+class PoolRuleIn(Schema):
     name: str = Field(..., max_length=100)
     kind: str = Field(
         ..., description="`no_followup`, `not_converted` (leads), `no_opportunity`, `not_won` (accounts)."
@@ -115,7 +116,7 @@ class RuleIn(Schema):
     is_active: bool = True
 
 
-class RulePatch(Schema):
+class PoolRulePatch(Schema):
     name: str | None = Field(None, max_length=100)
     kind: str | None = None
     days: int | None = None
@@ -169,7 +170,7 @@ class ReleaseIn(Schema):
 
 
 class AssignIn(Schema):
-    ids: list[int] = Field(..., min_length=1, max_length=actions.MAX_ASSIGN)
+    ids: list[Id] = Field(..., min_length=1, max_length=actions.MAX_ASSIGN)
     user_id: int
 
 
@@ -418,7 +419,7 @@ def get_rule(request, pool_id: int, rule_id: int) -> RecyclingRule:
 
 @router.get(
     "/{int:pool_id}/rules",
-    response={200: list[RuleOut], 404: ErrorOut},
+    response={200: list[PoolRuleOut], 404: ErrorOut},
     operation_id="pool_rule_list",
     summary="A pool's recycling rules",
 )
@@ -428,26 +429,26 @@ def list_rules(request, pool_id: int):
 
 @router.post(
     "/{int:pool_id}/rules",
-    response={201: RuleOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={201: PoolRuleOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     operation_id="pool_rule_create",
     summary="Add a recycling rule (pool administrators)",
 )
-def create_rule(request, pool_id: int, payload: RuleIn):
+def create_rule(request, pool_id: int, payload: PoolRuleIn):
     pool = get_pool(request, pool_id)
     try:
         rule = actions.create_rule(pool=pool, user=request.user, data=payload.model_dump())
     except ValidationError as error:
-        raise api_field_errors(RuleIn, error) from None
+        raise api_field_errors(PoolRuleIn, error) from None
     return Status(201, rule)
 
 
 @router.patch(
     "/{int:pool_id}/rules/{int:rule_id}",
-    response={200: RuleOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: PoolRuleOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     operation_id="pool_rule_update",
     summary="Change a recycling rule (pool administrators)",
 )
-def update_rule(request, pool_id: int, rule_id: int, payload: RulePatch):
+def update_rule(request, pool_id: int, rule_id: int, payload: PoolRulePatch):
     rule = get_rule(request, pool_id, rule_id)
     data = payload.model_dump(exclude_unset=True)
     nulls = [k for k, v in data.items() if v is None]
@@ -456,7 +457,7 @@ def update_rule(request, pool_id: int, rule_id: int, payload: RulePatch):
     try:
         return actions.update_rule(rule=rule, user=request.user, data=data)
     except ValidationError as error:
-        raise api_field_errors(RulePatch, error) from None
+        raise api_field_errors(PoolRulePatch, error) from None
 
 
 @router.delete(

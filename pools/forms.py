@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Grade
+from core.forms import IdMultipleChoiceField
 
 from .choices import RULE_KINDS_BY_TYPE, DayCount, PoolObjectType, ReleaseReason, RuleKind
 from .models import MAX_DAYS, MAX_LIMIT, Pool
@@ -66,17 +67,17 @@ class PoolForm(BootstrapMixin, forms.Form):
 
 
 class MembersForm(BootstrapMixin, forms.Form):
-    member_departments = forms.ModelMultipleChoiceField(
+    member_departments = IdMultipleChoiceField(
         label=_("member departments"),
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=Pool._meta.get_field("member_departments").help_text,
     )
-    member_users = forms.ModelMultipleChoiceField(
+    member_users = IdMultipleChoiceField(
         label=_("member users"), queryset=None, required=False, widget=forms.SelectMultiple(attrs={"size": 10})
     )
-    admins = forms.ModelMultipleChoiceField(
+    admins = IdMultipleChoiceField(
         label=_("pool administrators"),
         queryset=None,
         required=False,

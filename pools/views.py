@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from core.choices import Action
 from core.errors import DomainError, NotFoundError, validation_error_fields
+from core.ids import parse_id, parse_ids
 from core.keyset import keyset_page
 from core.views import FilterForm, apply_errors, capped_count
 
@@ -120,8 +121,8 @@ def pool_detail(request, pk):
 def _assign(request, pool):
     from org.models import User
 
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdecimal()]
-    member = User.objects.filter(pk=request.POST.get("member") or 0).first()
+    ids = parse_ids(request.POST.getlist("ids"))
+    member = User.objects.filter(pk=parse_id(request.POST.get("member")) or 0).first()
     try:
         count = actions.assign_from_pool(pool=pool, ids=ids, user=request.user, member=member)
     except (ValidationError, DomainError) as error:
@@ -420,7 +421,7 @@ def release(request, object_type, pk):
         return redirect(back)
     pool = None
     if request.POST.get("pool"):
-        pool = Pool.objects.filter(pk=request.POST.get("pool") if request.POST["pool"].isdecimal() else 0).first()
+        pool = Pool.objects.filter(pk=parse_id(request.POST["pool"]) or 0).first()
     try:
         record = actions.release_record(
             model=model,

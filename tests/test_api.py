@@ -257,6 +257,54 @@ def test_openapi_document_describes_the_api(client):
         assert path in doc["paths"], path
 
 
+def test_every_schema_of_the_openapi_document_has_its_own_name(client):
+    """Two schemas of one name are one schema in the document: the pool rules were documented with the
+    assignment rules' fields (name, strategy, member_ids) before their names were told apart."""
+    import collections
+
+    from ninja import Schema
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    doc = client.get("/api/v1/openapi.json").json()
+    modules = collections.defaultdict(set)
+    for cls in subclasses(Schema):
+        if cls.__module__.split(".")[0] not in ("ninja", "pydantic"):
+            modules[cls.__name__].add(cls.__module__)
+    assert {name: sorted(m) for name, m in modules.items() if len(m) > 1} == {}
+    body = doc["paths"]["/api/v1/pools/{pool_id}/rules"]["post"]["requestBody"]["content"]["application/json"]
+    fields = doc["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]
+    assert "days" in fields and "strategy" not in fields
+
+
+def test_numbers_and_ids_no_record_can_have_are_answered_as_the_callers_mistake(org, api_for):
+    """Ids beyond a database key and paths that name no operation get the API's error shape, never a
+    server error or an HTML page."""
+    from leads.models import Lead
+
+    api = api_for(org.admin)
+    lead = Lead.objects.create(company="某公司", owner=org.admin)
+    huge = 99999999999999999999
+    listed = api.get("/leads/", {"owner_id": huge})
+    assert listed.status_code == 422 and "owner_id" in listed.json_body["errors"]
+    moved = api.post("/leads/transfer", {"ids": [lead.pk, huge], "owner_id": org.admin.pk})
+    assert moved.status_code == 422 and "ids.1" in moved.json_body["errors"]
+    merged = api.post("/duplicates/merge", {"object": "lead", "survivor_id": lead.pk, "loser_id": huge})
+    assert merged.status_code in (404, 422) and merged.json_body["code"] in ("not_found", "validation_error")
+    preview = api.get("/duplicates/merge/preview", {"object": "lead", "survivor_id": huge, "loser_id": lead.pk})
+    assert preview.status_code in (404, 422) and preview.json_body is not None
+    capped = api.put(f"/assignment/limits/{org.admin.pk}", {"max_open_leads": huge})
+    assert capped.status_code == 422 and "max_open_leads" in capped.json_body["errors"]
+    pool = api.post("/pools/", {"name": "池", "object_type": "lead", "member_user_ids": [huge]})
+    assert pool.status_code == 422 and "member_user_ids.0" in pool.json_body["errors"]
+    for path in ("/leads/abc", "/leads/-1/lock", "/no-such-thing/"):
+        answer = api.get(path)
+        assert answer.status_code == 404 and answer.json_body["code"] == "not_found", path
+
+
 def test_roles_can_be_deleted_only_when_nobody_holds_them(org, api_for):
     api = api_for(org.admin)
     role = api.post(

@@ -367,3 +367,42 @@ def test_a_record_picker_names_only_records_the_user_may_see(org, web_for):
     assert "我的客户" in web.get("/followups/new/", {"account": mine.pk}).content.decode()
     for value in ("abc", "99999999999999999999", "9" * 5000, "²"):
         assert web.post("/followups/new/", {"account": value, "content": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["abc", "²", "99999999999999999999", "9" * 5000, "-1"])
+def test_pages_take_nonsense_where_an_id_belongs_as_no_such_record(org, web_for, bad):
+    """Ids in posts and query strings that no record can have: the page answers, never a server error."""
+    from assignment.models import QualificationLevel
+    from leads.models import Lead
+    from pools.models import Pool
+
+    lead = Lead.objects.create(company="某公司", owner=org.admin)
+    pool = Pool.objects.create(name="池", object_type="lead")
+    pool.admins.add(org.admin)
+    level = QualificationLevel.objects.order_by("pk").first()
+    web = web_for(org.admin)
+    posts = [
+        ("/leads/", {"operation": "transfer", "ids": [lead.pk, bad], "owner": bad}),
+        ("/leads/", {"operation": "delete_view", "view_id": bad}),
+        (f"/leads/{lead.pk}/transfer/", {"owner": bad}),
+        (f"/leads/{lead.pk}/team/", {"user": bad}),
+        ("/leads/assign/", {"ids": [bad]}),
+        (f"/pools/{pool.pk}/", {"operation": "assign", "ids": [bad], "member": bad}),
+        (f"/pools/{pool.pk}/members/", {"member_users": [bad], "admins": [bad]}),
+        ("/assignment/caps/", {"remove": bad}),
+        ("/assignment/caps/", {"user": org.admin.pk, "max_open_leads": bad}),
+        ("/assignment/rules/new/", {"name": "r", "strategy": "named", "member": [bad], "cond-group": [bad]}),
+        ("/me/tokens/", {"revoke": bad}),
+        ("/followups/new/", {"account": bad, "lead": bad, "content": "x"}),
+    ]
+    if level is not None:
+        posts.append((f"/assignment/qualification/levels/{level.pk}/", {"name": "L", "version": "0"}))
+    for url, data in posts:
+        assert web.post(url, data).status_code < 500, url
+    for url, params in [
+        ("/duplicates/merge/", {"object": "lead", "survivor": bad, "loser": lead.pk}),
+        ("/duplicates/merge/", {"object": "lead", "ids": [bad, lead.pk]}),
+        (f"/leads/{lead.pk}/convert/", {"account": bad}),
+        ("/followups/new/", {"account": bad}),
+    ]:
+        assert web.get(url, params).status_code < 500, url

@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from core.api import not_found_json
+
 from .api import api
+
+handler404 = not_found_json
 
 urlpatterns = [
     path("admin/", admin.site.urls),

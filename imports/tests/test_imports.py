@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from core.choices import Scope
-from imports import actions, pipeline
+from imports import actions, parsing, pipeline
 from imports.choices import JobStatus
 from imports.models import ImportJob, ImportRow, job_rows
 from leads.models import Lead
@@ -966,3 +966,49 @@ def test_a_rows_lead_merged_since_is_shown_as_the_lead_it_was_merged_into(rep, o
     merge_records(object_type="lead", user=org.admin, survivor_id=third, loser_id=second)
     body = api_for(rep).get(f"/imports/{job.pk}/rows").json_body
     assert [(r["row_number"], r["record_id"]) for r in body["results"]] == [(1, third), (2, third), (3, third)]
+
+
+def raw_file(data: bytes, name="raw.csv"):
+    return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+def test_the_encoding_is_read_off_the_whole_file(rep, monkeypatch):
+    """A small GBK file whose only Chinese is at its very end is GBK; a file that is UTF-8 Chinese at first
+    and GBK later (two exports pasted together) is refused at upload, before anything is imported."""
+    from django.core.exceptions import ValidationError
+
+    tail = "客户名称,手机\nabc,13800000009\nxyz,13800000010,北".encode("gbk")
+    job = run(actions.upload(user=rep, uploaded_file=raw_file(tail)))
+    assert job.header == ["客户名称", "手机"] and job.created_count == 2
+    monkeypatch.setattr(parsing, "BLOCK", 64)  # the change of encoding lies beyond the first block
+    mixed = ("客户名称,手机\n" + "".join(f"甲{i}公司,1380000{i:04d}\n" for i in range(20))).encode()
+    mixed += "乙公司,13900000000\n".encode("gbk")
+    with pytest.raises(ValidationError) as refused:
+        actions.upload(user=rep, uploaded_file=raw_file(mixed))
+    assert "UTF-8 text up to byte" in str(refused.value.message_dict["file"])
+    with pytest.raises(ValidationError) as refused:
+        actions.upload(user=rep, uploaded_file=raw_file(b"company,phone\nabc,1\n\xff"))
+    assert refused.value.message_dict["file"] == ["The file is neither UTF-8 nor GBK text."]
+    assert not Lead.objects.filter(company__startswith="甲").exists()
+
+
+def test_a_cell_longer_than_the_csv_readers_default_limit_is_read(rep):
+    """Python's csv module refuses cells over 131,072 characters by default (the upload answered 500)."""
+    rows = [["长备注公司", "甲", "13800000001", "", "", "", "", "备" * 200_000], ROWS[0]]
+    job = run(actions.upload(user=rep, uploaded_file=csv_file(rows)))
+    assert (job.status, job.total_rows, job.created_count) == (JobStatus.DONE, 2, 2)
+    assert len(Lead.objects.get(company="长备注公司").notes) == 200_000
+
+
+def test_an_upload_through_the_api_names_its_errors_by_field(rep, api_for):
+    api = api_for(rep)
+    missing = api.client.post("/api/v1/imports/", {})
+    assert missing.status_code == 422 and list(missing.json()["errors"]) == ["file"]
+    broken = api.client.post("/api/v1/imports/", {"file": raw_file(b"company,phone\nabc,1\n\xff")})
+    assert broken.status_code == 422 and broken.json()["errors"]["file"] == ["The file is neither UTF-8 nor GBK text."]
+    mapping = api.client.put(
+        f"/api/v1/imports/{actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1])).pk}/mapping",
+        data={"mapping": {"9" * 5000: "company"}},
+        content_type="application/json",
+    )
+    assert mapping.status_code == 422 and "mapping" in mapping.json()["errors"]
