@@ -34,6 +34,5 @@ def parse_ids(values: Iterable) -> list[int]:
     return [pk for pk in map(parse_id, values) if pk is not None]
 
 
-# For API schemas: an id a database key can hold, a count an integer column can.
-Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=False)]
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+# For API schemas: an id a database key can hold.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
