@@ -43,10 +43,16 @@ def public_form(request, key):
         if wants_json:
             import json
 
+            from django.core.exceptions import RequestDataTooBig
+
             try:
                 payload = json.loads(request.body or b"{}")
                 if not isinstance(payload, dict):
                     raise ValueError
+            except RequestDataTooBig:
+                return JsonResponse(
+                    {"code": "too_large", "message": _("The request body is too large."), "errors": {}}, status=413
+                )
             except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
                 return JsonResponse(
                     {"code": "validation_error", "message": _("The request body is not valid JSON."), "errors": {}},

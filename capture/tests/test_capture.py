@@ -262,6 +262,13 @@ def test_deeply_nested_json_is_answered_as_invalid_json(web_form):
     assert not Lead.objects.exists()
 
 
+def test_an_oversized_json_body_is_answered_in_json(web_form, settings):
+    body = '{"company": "' + "大" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 3 + 1) + '"}'
+    answer = Client().post(f"/f/{web_form.key}/", body.encode(), content_type="application/json")
+    assert answer.status_code == 413 and answer.json()["code"] == "too_large"
+    assert not Lead.objects.exists()
+
+
 def test_a_missing_field_is_reported_once(web_form):
     page = post(Client(), web_form, company="", contact_name="张三")
     assert page.content.decode().count('data-field-error="company"') == 1
