@@ -23,6 +23,8 @@ from org.permissions import require_admin
 from . import actions
 from .models import AssignmentRule, LeadLimit, QualificationFact, QualificationLevel, Territory
 
+MAX_ORDER = 1_000_000  # positions: room for every rule many times over, far from the column's limit
+
 router = Router(tags=["assignment"])  # /api/v1/assignment/
 lead_router = Router(tags=["leads"])  # conversion and qualification under /api/v1/leads/
 
@@ -77,7 +79,9 @@ class RuleOut(Schema):
 
 class RuleIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0, description="Position; rules are tried from the lowest. Defaults to last.")
+    order: int | None = Field(
+        None, ge=0, le=MAX_ORDER, description="Position; rules are tried from the lowest. Defaults to last."
+    )
     is_active: bool = True
     conditions: dict[str, Any] = Field(
         default_factory=dict, description="Condition set over lead fields and facts; empty matches every lead."
@@ -90,7 +94,7 @@ class RuleIn(Schema):
 
 class RulePatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=MAX_ORDER)
     is_active: bool | None = None
     conditions: dict[str, Any] | None = None
     strategy: str | None = None
@@ -368,14 +372,14 @@ class FactIn(Schema):
     code: str = Field(..., max_length=40, description="Lower-case letters, digits, underscores; fact:code in criteria.")
     label: str = Field(..., min_length=1, max_length=100)
     help: str = Field("", max_length=300)
-    order: int | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=MAX_ORDER)
     is_active: bool = True
 
 
 class FactPatch(Schema):
     label: str | None = Field(None, min_length=1, max_length=100)
     help: str | None = Field(None, max_length=300)
-    order: int | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=MAX_ORDER)
     is_active: bool | None = None
 
 
@@ -391,7 +395,7 @@ class LevelOut(Schema):
 
 class LevelIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=MAX_ORDER)
     conditions: dict[str, Any] = Field(default_factory=dict, description="Criteria over facts (fact:code) and fields.")
     lead_status: str = Field("", description="Empty, contacted or qualified.")
     is_active: bool = True
@@ -399,7 +403,7 @@ class LevelIn(Schema):
 
 class LevelPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0)
+    order: int | None = Field(None, ge=0, le=MAX_ORDER)
     conditions: dict[str, Any] | None = None
     lead_status: str | None = None
     is_active: bool | None = None

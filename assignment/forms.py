@@ -8,6 +8,7 @@ import re
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -212,7 +213,7 @@ class ConditionBuilder:
                 return {}, {}
             try:
                 return json.loads(text), {}
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to read
                 raise ValidationError({"conditions": [_("Enter valid JSON.")]}) from None
         groups: dict[int, list[tuple[int, dict]]] = {}
         for i, row in enumerate(self.rows):
@@ -347,6 +348,8 @@ class FactForm(forms.ModelForm):
             self.fields["code"].disabled = True
             self.fields["code"].help_text = _("The code cannot change: stored facts and criteria refer to it.")
         self.fields["order"].required = False
+        self.fields["order"].max_value = 1_000_000
+        self.fields["order"].validators.append(MaxValueValidator(1_000_000))
         _styled(self)
 
     def validate_unique(self):
@@ -361,6 +364,8 @@ class LevelForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["order"].required = False
+        self.fields["order"].max_value = 1_000_000
+        self.fields["order"].validators.append(MaxValueValidator(1_000_000))
         _styled(self)
 
 

@@ -67,6 +67,7 @@ class FieldSpec:
     kind: str
     choices: tuple = ()
     lookup: str = ""  # ORM path for to_q(); defaults to the name
+    whole: bool = False  # a number kept in an integer column: whole, within the column's range
 
     @property
     def orm(self) -> str:
@@ -117,7 +118,7 @@ def _load_default_fields() -> None:
         FieldSpec("province_code", gettext_lazy("Province"), "text"),
         FieldSpec("city_code", gettext_lazy("City"), "text"),
         FieldSpec("campaign", gettext_lazy("Campaign"), "text"),
-        FieldSpec("score", gettext_lazy("Score"), "number"),
+        FieldSpec("score", gettext_lazy("Score"), "number", whole=True),
         FieldSpec("company", gettext_lazy("Company"), "text"),
         FieldSpec("title", gettext_lazy("Job title"), "text"),
         FieldSpec("email", gettext_lazy("Email"), "text"),
@@ -138,6 +139,9 @@ def _load_default_fields() -> None:
     )
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
 def _coerce(spec: FieldSpec, value, path: str):
     """The stored form of one comparison value, or a ValidationError naming where it is wrong."""
     if spec.kind == "number":
@@ -147,7 +151,13 @@ def _coerce(spec: FieldSpec, value, path: str):
             number = None
         if number is None or not number.is_finite():  # NaN and infinities compare with nothing
             raise ValidationError(_("%(path)s: enter a number.") % {"path": path})
-        return str(number)
+        if spec.whole and (number != number.to_integral_value() or not INT_MIN <= number <= INT_MAX):
+            # the database compares an integer column with integers only (PostgreSQL: 32-bit ones)
+            raise ValidationError(
+                _("%(path)s: enter a whole number from %(min)d to %(max)d.")
+                % {"path": path, "min": INT_MIN, "max": INT_MAX}
+            )
+        return str(int(number)) if spec.whole else str(number)
     if spec.kind == "date":
         try:
             return datetime.date.fromisoformat(str(value)).isoformat()
@@ -164,6 +174,8 @@ def _coerce(spec: FieldSpec, value, path: str):
         return text
     if not isinstance(value, str | int | float):
         raise ValidationError(_("%(path)s: enter text.") % {"path": path})
+    if "\x00" in str(value):  # PostgreSQL stores no NUL character, in text or in JSON
+        raise ValidationError(_("%(path)s: null characters are not allowed.") % {"path": path})
     return str(value)
 
 

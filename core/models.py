@@ -191,7 +191,7 @@ class ApiToken(models.Model):
 
     @classmethod
     def authenticate(cls, raw: str):
-        if not raw or not raw.startswith(cls.PREFIX):
+        if not raw or not raw.startswith(cls.PREFIX) or "\x00" in raw:
             return None
         key_id = raw[len(cls.PREFIX) :].split("_", 1)[0]
         token = cls.objects.select_related("user").filter(key_id=key_id, revoked_at__isnull=True).first()

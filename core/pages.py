@@ -105,7 +105,8 @@ def api_tokens(request):
             messages.success(request, _("Token revoked."))
             return redirect("core:api_tokens")
         try:
-            _token, new_token = core_actions.issue_api_token(user=request.user, name=request.POST.get("name", ""))
+            name = request.POST.get("name", "").replace("\x00", "")
+            _token, new_token = core_actions.issue_api_token(user=request.user, name=name)
         except ValidationError as error:
             for msgs in validation_error_fields(error).values():
                 for m in msgs:

@@ -209,8 +209,8 @@ class ObjectListView(LoginRequiredMixin, View):
         raise Http404
 
     def save_view(self):
-        name = (self.request.POST.get("name") or "").strip()[:60]
-        query = self.request.POST.get("query", "")[:1000]
+        name = (self.request.POST.get("name") or "").replace("\x00", "").strip()[:60]
+        query = self.request.POST.get("query", "").replace("\x00", "")[:1000]
         if name:
             SavedView.objects.update_or_create(
                 user=self.request.user,

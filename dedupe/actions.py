@@ -289,7 +289,8 @@ def load_pair(*, object_type: str, user, survivor_id, loser_id):
         raise ValidationError(
             {"object": [_("Select a valid choice. That choice is not one of the available choices.")]}
         )
-    return _get_pair(model_for(object_type), user, survivor_id, loser_id)
+    with transaction.atomic():  # the pair is read with row locks (PostgreSQL wants a transaction for them)
+        return _get_pair(model_for(object_type), user, survivor_id, loser_id)
 
 
 def _ancestors(model, record) -> list[int]:

@@ -136,7 +136,7 @@ def read_header(path: Path, kind: str) -> tuple[list[str], list[list[str]]]:
     """The header row and up to 20 sample rows for the preview."""
     rows = iter_rows(path, kind)
     try:
-        header = next(rows)
+        header = [title.replace("\x00", "") for title in next(rows)]  # stored as JSON: PostgreSQL's holds no NUL
     except StopIteration:
         raise ValidationError({"file": [_("The file is empty.")]}) from None
     if not any(header):
@@ -144,7 +144,7 @@ def read_header(path: Path, kind: str) -> tuple[list[str], list[list[str]]]:
     sample = []
     for row in rows:
         if any(row):
-            sample.append(row)
+            sample.append([cell.replace("\x00", "") for cell in row])
         if len(sample) >= 20:
             break
     return header, sample

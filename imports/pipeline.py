@@ -188,6 +188,7 @@ LEAD_FIELDS = (
     "match_name",
 )
 _PHONE, _EMAIL_AT = LEAD_FIELDS.index("phone"), LEAD_FIELDS.index("email")
+SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
 
 
 def fingerprint_of(company: str, contact_name: str, phone: str, email: str) -> int:
@@ -274,9 +275,22 @@ class RowNormaliser:
             score_text,
             owner,
             notes,
-        ) = self.pick([*padded, ""])
+        ) = picked = self.pick([*padded, ""])
         errors: dict[str, list[str]] = {}
-        company = company[:200]
+        if "\x00" in "".join(picked):  # no database stores it (PostgreSQL refuses it)
+            for name, cell in zip(LEAD_TARGETS, picked, strict=False):
+                if "\x00" in cell:
+                    errors[name] = [_("Null characters are not allowed.")]
+            return (number, None, errors, cells)
+        for name, cell, limit in (
+            ("company", company, 200),
+            ("contact_name", contact_name, 60),
+            ("title", title, 60),
+            ("address", address, 300),
+            ("campaign", campaign, 100),
+        ):
+            if len(cell) > limit:
+                errors[name] = [_("At most %(max)d characters (this has %(n)d).") % {"max": limit, "n": len(cell)}]
         if not company:
             errors["company"] = [_("The company name is required.")]
         if phone:
@@ -301,9 +315,17 @@ class RowNormaliser:
         score = 0
         if score_text:
             try:
-                score = int(Decimal(score_text))
+                given = Decimal(score_text)
             except (InvalidOperation, ValueError):
+                given = None
+            if given is None or not given.is_finite() or given != given.to_integral_value():
                 errors["score"] = [_("Enter a whole number.")]
+            elif not SCORE_MIN <= given <= SCORE_MAX:  # an integer column (PostgreSQL: 32 bits)
+                errors["score"] = [
+                    _("Enter a whole number from %(min)d to %(max)d.") % {"min": SCORE_MIN, "max": SCORE_MAX}
+                ]
+            else:
+                score = int(given)
         codes = ("", "", "")
         if province or city or district:
             codes, region_errors = self.region(province, city, district)
@@ -311,18 +333,17 @@ class RowNormaliser:
                 errors.update(region_errors)
         if errors:
             return (number, None, errors, cells)
-        contact_name = contact_name[:60]
         values = (
             company,
             contact_name,
-            title[:60],
+            title,
             phone,
             email,
             industry,
             *codes,
-            address[:300],
+            address,
             source,
-            campaign[:100],
+            campaign,
             notes,
             score,
             self.match_name(company),
@@ -723,6 +744,9 @@ class BatchWriter:
         )
 
     def reject(self, number: int, reasons: dict, cells: list) -> tuple:
+        if any("\x00" in cell for cell in cells) or "\x00" in str(reasons):  # PostgreSQL's JSON holds no NUL
+            cells = [cell.replace("\x00", "\ufffd") for cell in cells]
+            reasons = {k: [m.replace("\x00", "\ufffd") for m in v] for k, v in reasons.items()}
         return (number, RowOutcome.REJECTED, None, reasons, cells)
 
     def recheck(self, rows: list[tuple], verdicts: dict, watermark: int | None) -> dict:

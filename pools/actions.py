@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import OperationalError, connection, models, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.deletion import ProtectedError
@@ -769,7 +769,10 @@ def due_queryset(pool: Pool, rule: RecyclingRule, *, now, calendar: WorkCalendar
 def _insert_select(target, qs, columns: dict) -> int:
     """INSERT INTO target (columns) SELECT … from `qs`: one statement, however many rows."""
     aliases = {f"x_{name}": expression for name, expression in columns.items()}
-    sql, params = qs.order_by().annotate(**aliases).values(*aliases).query.sql_with_params()
+    try:
+        sql, params = qs.order_by().annotate(**aliases).values(*aliases).query.sql_with_params()
+    except EmptyResultSet:  # Django knows no row can match (a condition's value no column holds)
+        return 0
     qn = connection.ops.quote_name
     names = ", ".join(qn(target._meta.get_field(name).column) for name in columns)
     picks = ", ".join(qn(alias) for alias in aliases)

@@ -4,7 +4,9 @@ import datetime
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db.models import F
 
 from core.choices import Scope
 
@@ -359,3 +361,78 @@ def test_tokens_are_created_shown_once_and_revoked_from_the_page(org, rep, web_f
     assert raw not in web.get("/me/tokens/").content.decode()
     web.post("/me/tokens/", {"revoke": ApiToken.objects.get(user=rep).pk})
     assert Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/leads/").status_code == 401
+
+
+def test_a_nul_character_anywhere_in_an_api_call_is_a_field_error(org, api_for):
+    """PostgreSQL stores no NUL (SQLite does): refused the same on both, naming the field."""
+    from leads.models import Lead
+
+    api = api_for(org.admin)
+    created = api.post("/leads/", {"company": "甲\x00公司", "notes": "ok"})
+    assert created.status_code == 422 and created.json_body["errors"] == {
+        "company": ["Null characters are not allowed."]
+    }
+    lead = Lead.objects.create(company="乙公司", owner=org.admin)
+    converted = api.post(f"/leads/{lead.pk}/convert", {"account": {"name": "丙\x00"}, "contact": {"name": "丁"}})
+    assert converted.status_code == 422 and list(converted.json_body["errors"]) == ["account.name"]
+    listed = api.get("/leads/", {"status": "\x00"})
+    assert listed.status_code == 422 and list(listed.json_body["errors"]) == ["status"]
+    rule = {"field": "company", "op": "contains", "value": "a\x00b"}
+    saved = api.post("/assignment/rules", {"name": "r", "strategy": "named", "conditions": {"all": [rule]}})
+    assert saved.status_code == 422 and "conditions.all.0.value" in saved.json_body["errors"]
+    stranger = api.client.get("/api/v1/leads/", HTTP_AUTHORIZATION="Bearer tide_a\x00b_c")
+    assert stranger.status_code == 401
+    assert list(Lead.objects.values_list("company", flat=True)) == ["乙公司"]  # nothing else was written
+
+
+def test_condition_values_are_checked_against_what_the_column_holds(org, api_for):
+    """The lead score is an integer column: a fractional value or one beyond 32 bits used to be saved and
+    then broke the sweep, the due list and every lead create; a NUL cannot be stored in PostgreSQL's JSON."""
+    from core import conditions as cond
+
+    for value, message in [
+        (1.5, "whole number"),
+        (2**31, "whole number"),
+        ("1E+400", "whole number"),
+        ("Infinity", "enter a number"),
+    ]:
+        with pytest.raises(ValidationError) as error:
+            cond.validate({"field": "score", "op": "gte", "value": value}, "lead")
+        assert message in str(error.value), value
+    assert cond.validate({"field": "score", "op": "gte", "value": "2147483647"}, "lead") == {
+        "all": [{"field": "score", "op": "gte", "value": "2147483647"}]
+    }
+    with pytest.raises(ValidationError, match="null characters"):
+        cond.validate({"field": "company", "op": "contains", "value": "a\x00b"}, "lead")
+    api = api_for(org.admin)
+    pool = api.post("/pools/", {"name": "池", "object_type": "lead"}).json_body
+    rule = {
+        "name": "d",
+        "kind": "no_followup",
+        "days": 1,
+        "conditions": {"field": "score", "op": "gte", "value": 2**31},
+    }
+    answer = api.post(f"/pools/{pool['id']}/rules", rule)
+    assert answer.status_code == 422 and "whole number" in str(answer.json_body["errors"])
+    far = api.post("/assignment/rules", {"name": "r", "strategy": "named", "order": 2147483647})
+    assert far.status_code == 422 and "order" in far.json_body["errors"]
+
+
+def test_the_sweep_takes_a_query_django_knows_to_be_empty():
+    from core.models import ChangeLog
+    from leads.models import Lead
+    from pools.actions import _insert_select
+
+    assert _insert_select(ChangeLog, Lead.objects.filter(pk__in=[]), {"object_id": F("pk")}) == 0
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test transaction, as a request runs on PostgreSQL
+def test_a_merge_preview_reads_its_pair_in_a_transaction_of_its_own(org, api_for):
+    from leads.models import Lead
+
+    a = Lead.objects.create(company="合并甲", owner=org.admin)
+    b = Lead.objects.create(company="合并乙", owner=org.admin)
+    preview = api_for(org.admin).get(
+        "/duplicates/merge/preview", {"object": "lead", "survivor_id": a.pk, "loser_id": b.pk}
+    )
+    assert preview.status_code == 200

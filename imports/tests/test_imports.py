@@ -1012,3 +1012,47 @@ def test_an_upload_through_the_api_names_its_errors_by_field(rep, api_for):
         content_type="application/json",
     )
     assert mapping.status_code == 422 and "mapping" in mapping.json()["errors"]
+
+
+def test_cells_no_database_can_store_reject_their_row_not_the_job(rep):
+    """A NUL character (PostgreSQL stores none, in text or JSON), a score beyond an integer column, an
+    infinite or fractional score, a company longer than its field: each row is rejected with its field's
+    reason, the other rows are imported, and the rejected cells are kept (NUL shown as �)."""
+    rows = [
+        ["零\x00字符公司", "甲", "13800000001", "", "", "", "", ""],
+        ["好公司", "乙", "13800000002", "", "", "", "", "备注\x00"],
+        ["坏电话公司", "丙", "12\x0045", "", "", "", "", ""],
+        ["长名公司" + "名" * 200, "丁", "13800000004", "", "", "", "", ""],
+        ["正常公司", "戊", "13800000005", "", "", "", "", ""],
+    ]
+    header = HEADER[:-1] + ["备注"]
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows, header=["客户\x00名称", *header[1:]]))
+    assert job.header[0] == "客户名称"
+    job = run(job)
+    assert job.status == JobStatus.DONE
+    outcomes = {r.row_number: r for r in job_rows(job)}
+    assert [outcomes[n].outcome for n in range(1, 6)] == ["rejected"] * 4 + ["created"]
+    assert outcomes[1].reasons == {"company": ["Null characters are not allowed."]}
+    assert outcomes[2].reasons == {"notes": ["Null characters are not allowed."]}
+    assert "phone" in outcomes[3].reasons and outcomes[3].values[2] == "12\ufffd45"
+    assert outcomes[4].reasons == {"company": ["At most 200 characters (this has 204)."]}
+    assert list(Lead.objects.values_list("company", flat=True)) == ["正常公司"]
+
+
+@pytest.mark.parametrize(
+    ("score", "reason"),
+    [
+        ("2147483648", "Enter a whole number from -2147483648 to 2147483647."),
+        ("-2147483649", "Enter a whole number from -2147483648 to 2147483647."),
+        ("Infinity", "Enter a whole number."),
+        ("1.5", "Enter a whole number."),
+    ],
+)
+def test_a_score_an_integer_column_cannot_hold_rejects_its_row(rep, score, reason):
+    header = ["客户名称", "线索评分"]
+    job = actions.upload(user=rep, uploaded_file=csv_file([["甲公司", score], ["乙公司", "2147483647"]], header=header))
+    actions.set_mapping(job=job, user=rep, mapping={"0": "company", "1": "score"}, on_duplicate="skip")
+    job = run(job)
+    outcomes = {r.row_number: r for r in job_rows(job)}
+    assert outcomes[1].reasons == {"score": [reason]}
+    assert Lead.objects.get(company="乙公司").score == 2147483647
