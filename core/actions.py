@@ -234,6 +234,7 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
             at=now,
             changes=[{"field": "owner", "label": label, "old": str(r.owner or ""), "new": str(new_owner)}],
             note=note[:500],
+            note_is_own_words=bool(note),
         )
         for r in moving
     ]

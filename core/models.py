@@ -107,6 +107,9 @@ class ChangeLog(models.Model):
     at = models.DateTimeField(_("time"), default=timezone.now)
     changes = models.JSONField(_("changes"), default=list, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
+    # The note is a user's own words (a transfer's reason), shown as written, never read as one of the app's
+    # messages in the reader's language. A database default: set-based writers (the sweep) leave it out.
+    note_is_own_words = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -59,6 +59,25 @@ def test_the_writers_own_words_are_left_as_written(org, api_for):
 
 
 @pytest.mark.django_db
+def test_a_users_note_worded_exactly_like_an_app_message_stays_as_written(org, api_for, web_for):
+    """A transfer's reason is the user's own words, even when they read word for word like one of the app's
+    messages; the app's own note on the same kind of entry is still shown in the reader's language."""
+    rep = org.user("rep", org.sh, scope=Scope.OWN)
+    other = org.user("other", org.sh, scope=Scope.OWN)
+    lead = Lead.objects.create(company="原话测试有限公司", owner=rep)
+    words = "Claimed from the public pool “华东”"
+    lead_actions.transfer_leads(ids=[lead.pk], user=org.admin, new_owner=other, note=words)
+    app = ChangeLog.objects.create(
+        object_type="lead", object_id=lead.pk, object_repr=str(lead), action="transfer", note=words
+    )
+    body = api_for(org.admin).get(f"/leads/{lead.pk}/history", headers={"Accept-Language": "zh-hans"}).json_body
+    notes = {entry["id"]: entry["note"] for entry in body["results"]}
+    assert notes.pop(app.pk) == "从公海“华东”领取" and list(notes.values()) == [words]
+    page = web_for(org.admin).get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert words in page and "从公海“华东”领取" in page
+
+
+@pytest.mark.django_db
 def test_history_pages_through_every_entry_once_and_only_for_those_who_see_the_record(org, api_for):
     rep = org.user("rep", org.sh, scope=Scope.OWN)
     stranger = org.user("stranger", org.south, scope=Scope.OWN)
