@@ -25,7 +25,18 @@ class AutocompleteSelect(forms.Widget):
 
 
 class DateInput(forms.DateInput):
+    """A browser date field: its value must be YYYY-MM-DD whatever the language (zh-Hans formats dates as
+    2027/03/05, which the browser cannot read: the field showed empty and a save cleared the date)."""
+
     input_type = "date"
+
+    def __init__(self, attrs=None, format=None):  # noqa: A002 - Django's own argument name
+        super().__init__(attrs, format="%Y-%m-%d")
+
+    def format_value(self, value):
+        if hasattr(value, "strftime"):
+            return value.strftime("%Y-%m-%d")
+        return value
 
 
 class DateTimeInput(forms.DateTimeInput):

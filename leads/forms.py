@@ -5,6 +5,7 @@ from accounts.choices import Industry
 from accounts.forms import owner_filter_choices, region_choices
 from core.forms import TideModelForm
 from core.views import FilterForm
+from core.widgets import DateInput
 
 from .choices import LeadSource, LeadStatus
 from .models import Lead
@@ -103,7 +104,7 @@ class ConvertForm(forms.Form):
         label=_("Amount (CNY)"), required=False, min_value=0, max_digits=16, decimal_places=2
     )
     opportunity_expected_close_date = forms.DateField(
-        label=_("Expected close date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Expected close date"), required=False, widget=DateInput()
     )
     opportunity_stage = forms.ModelChoiceField(label=_("Stage"), queryset=None, required=False)
 

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.forms import owner_filter_choices
 from core.forms import TideModelForm
 from core.views import FilterForm
+from core.widgets import DateInput
 
 from .choices import OpportunityStatus
 from .models import Opportunity, Stage
@@ -47,12 +48,8 @@ class OpportunityFilterForm(FilterForm):
     )
     stage = forms.TypedChoiceField(label=_("Stage"), required=False, coerce=int, empty_value=None)
     owner = forms.TypedChoiceField(label=_("Owner"), required=False, coerce=int, empty_value=None)
-    close_after = forms.DateField(
-        label=_("Closes from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    close_before = forms.DateField(
-        label=_("Closes until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    close_after = forms.DateField(label=_("Closes from"), required=False, widget=DateInput())
+    close_before = forms.DateField(label=_("Closes until"), required=False, widget=DateInput())
     account = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user=None, **kwargs):

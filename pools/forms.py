@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Grade
 from core.forms import IdMultipleChoiceField
+from core.widgets import DateInput
 
 from .choices import RULE_KINDS_BY_TYPE, DayCount, PoolObjectType, ReleaseReason, RuleKind
 from .models import MAX_DAYS, MAX_LIMIT, Pool
@@ -167,7 +168,7 @@ class ReleaseForm(BootstrapMixin, forms.Form):
 
 
 class HolidayForm(BootstrapMixin, forms.Form):
-    date = forms.DateField(label=_("date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_("date"), widget=DateInput())
     is_workday = forms.TypedChoiceField(
         label=_("kind of day"),
         choices=[("0", _("Day off (holiday)")), ("1", _("Working day (make-up day, 调休)"))],

@@ -406,3 +406,32 @@ def test_pages_take_nonsense_where_an_id_belongs_as_no_such_record(org, web_for,
         ("/followups/new/", {"account": bad}),
     ]:
         assert web.get(url, params).status_code < 500, url
+
+
+def test_date_fields_keep_their_value_in_chinese(org, web_for):
+    """Dates went to the browser as 2027/09/01 (the zh-Hans format), which a date field cannot read: the
+    field showed empty and saving the form unchanged cleared the date."""
+    import datetime
+    import re
+
+    from django.forms.models import model_to_dict
+
+    from accounts.models import Account
+    from followups.models import FollowUp
+
+    seller = org.user("seller", org.sh, scope=Scope.OWN)
+    account = Account.objects.create(name="日期客户", owner=seller)
+    followup = FollowUp.objects.create(
+        account=account, owner=seller, content="拜访", next_follow_up_on=datetime.date(2027, 9, 1)
+    )
+    web = web_for(seller)
+    url = f"/followups/{followup.pk}/edit/"
+    html = web.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'name="next_follow_up_on" value="2027-09-01"' in html
+    fields = {k: v for k, v in model_to_dict(followup).items() if v is not None and not isinstance(v, list)}
+    fields["occurred_at"] = re.search(r'name="occurred_at"[^>]*value="([^"]*)"', html).group(1)
+    fields["next_follow_up_on"] = re.search(r'name="next_follow_up_on"[^>]*value="([^"]*)"', html).group(1)
+    saved = web.post(url, fields, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert saved.status_code == 302, re.findall(r'invalid-feedback[^>]*>([^<]*)', saved.content.decode())
+    followup.refresh_from_db()
+    assert followup.next_follow_up_on == datetime.date(2027, 9, 1)
