@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from core.choices import ObjectType
 from core.conditions import LIST_OPS, NO_VALUE_OPS, OP_LABELS, OPS_BY_KIND, registry
@@ -106,8 +106,10 @@ class ConditionBuilder:
     AND (credit good OR scale sound)". A set deeper than that, or whose groups combine their rows in
     different ways, opens in the JSON editor."""
 
-    def __init__(self, data=None, *, initial: dict | None = None, prefix: str = "cond"):
+    def __init__(self, data=None, *, initial: dict | None = None, prefix: str = "cond", model=None):
         self.prefix = prefix
+        self.model = model  # whose fields the rows test (leads unless told): choice labels are read as codes
+        self._codes: dict[str, dict[str, str]] | None = None
         self.data = data
         self.errors: list[str] = []
         self.row_errors: dict[int, list[str]] = {}
@@ -221,9 +223,10 @@ class ConditionBuilder:
                 continue
             leaf = {"field": row["field"], "op": row["op"]}
             if row["op"] in LIST_OPS:
-                leaf["value"] = [v.strip() for v in re.split(r"[,，、;；\n]", row["value"]) if v.strip()]
+                values = [v.strip() for v in re.split(r"[,，、;；\n]", row["value"]) if v.strip()]
+                leaf["value"] = [self._code(row["field"], v) for v in values]
             elif row["op"] not in NO_VALUE_OPS:
-                leaf["value"] = row["value"].strip()
+                leaf["value"] = self._code(row["field"], row["value"].strip())
             groups.setdefault(row.get("group", 1), []).append((i, leaf))
         if not groups:
             return {}, {}
@@ -239,6 +242,22 @@ class ConditionBuilder:
             for at, (row, _leaf) in enumerate(members):
                 index[f"conditions.{self.outer}[{number}].{inner}[{at}]"] = row
         return {self.outer: children}, index
+
+    def _code(self, field: str, text: str) -> str:
+        """A choice typed as its label (官网, Website) is its code (website): rows show labels, rules store codes."""
+        if self._codes is None:
+            from django.utils import translation
+
+            from leads.models import Lead
+
+            model = self.model or Lead
+            self._codes = {}
+            for language in dict.fromkeys((translation.get_language() or "en", "en", "zh-hans")):
+                with translation.override(language):
+                    for name, spec in registry.for_type(model.object_type).items():
+                        for code, label in _choice_labels(model, name, spec.choices):
+                            self._codes.setdefault(name, {})[label.casefold()] = code
+        return self._codes.get(field, {}).get(text.casefold(), text)
 
     def apply_error(self, error: ValidationError, index: dict[str, int]) -> None:
         """Show a validation error next to the row it is about, or above the editor."""
@@ -264,7 +283,7 @@ class ConditionBuilder:
 
 class RuleForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
-    is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False, initial=True)
+    is_active = forms.BooleanField(label=pgettext_lazy("setting switched on", "Active"), required=False, initial=True)
     strategy = forms.ChoiceField(label=gettext_lazy("Strategy"), choices=Strategy.choices)
     pool = forms.ModelChoiceField(label=gettext_lazy("Public pool"), queryset=None, required=False)
     max_open_leads = forms.IntegerField(
@@ -291,7 +310,7 @@ class TerritoryForm(forms.Form):
         help_text=gettext_lazy("Its active members (and those of its sub-departments) share the leads."),
     )
     distribution = forms.ChoiceField(label=gettext_lazy("Sharing"), choices=Distribution.choices)
-    is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False, initial=True)
+    is_active = forms.BooleanField(label=pgettext_lazy("setting switched on", "Active"), required=False, initial=True)
     regions = forms.MultipleChoiceField(
         label=gettext_lazy("Provinces and cities"),
         required=False,

@@ -20,12 +20,14 @@ def navigation(request):
                 items.append({"type": object_type, "label": ObjectType(object_type).label, "url_name": url_name})
     unread = 0
     flow = []
+    admin = roles = False
     if user is not None and user.is_authenticated:
         from core.notify import unread_count
         from org.permissions import is_admin
 
         unread = unread_count(user)
         admin = is_admin(user)
+        roles = can(user, ObjectType.ROLE, Action.VIEW)
         if can(user, ObjectType.LEAD, Action.CREATE):
             flow.append({"label": _("Import leads"), "url_name": "imports:list"})
         for label, url_name, admin_only in LEAD_FLOW_PAGES:
@@ -36,6 +38,7 @@ def navigation(request):
         "tide_name": settings.TIDE_NAME,
         "unread_notifications": unread,
         "lead_flow_items": flow,
+        "may_view_roles": roles,
     }
 
 

@@ -47,6 +47,8 @@ class RuleSettingsForm(forms.Form):
     def __init__(self, data=None, *, rules=(), **kwargs):
         from assignment.forms import ConditionBuilder
 
+        from .service import model_for
+
         super().__init__(data, **kwargs)
         self.rules = list(rules)
         self.builders: dict[str, ConditionBuilder] = {}
@@ -69,6 +71,7 @@ class RuleSettingsForm(forms.Form):
                     self._builder_data(data, prefix, builder_prefix) if data is not None else None,
                     initial=rule.conditions,
                     prefix=builder_prefix,
+                    model=model_for(rule.target),
                 )
         for name, field in self.fields.items():
             css = "form-check-input" if isinstance(field.widget, forms.CheckboxInput) else "form-control"

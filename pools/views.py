@@ -8,6 +8,7 @@ the pool's members and administrators after an explicit membership check, and to
 from __future__ import annotations
 
 import datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -47,13 +48,13 @@ def _admin_pool(request, pk) -> Pool:
     return pool
 
 
-def _error_messages(request, error) -> None:
+def _error_messages(request, error, tags: str = "") -> None:
     if isinstance(error, ValidationError):
         for msgs in validation_error_fields(error).values():
             for m in msgs:
-                messages.error(request, m)
+                messages.error(request, m, extra_tags=tags)
     else:
-        messages.error(request, error.message)
+        messages.error(request, error.message, extra_tags=tags)
 
 
 @login_required
@@ -172,13 +173,14 @@ def pool_record(request, pk, record_pk):
 def claim(request, pk, record_pk):
     pool = _pool_or_404(request, pk)
     record = _record_in_pool(request, pool, record_pk)
-    error = None
+    error, gone = None, False
     try:
         record = actions.claim_record(model=pool.model, pk=record.pk, user=request.user)
     except NotFoundError:
         raise Http404 from None
     except DomainError as exc:
         error = exc.message
+        gone = exc.code in ("already_claimed", "not_in_pool")  # someone else was quicker: nothing to claim
     if request.headers.get("HX-Request"):
         return render(
             request,
@@ -191,6 +193,7 @@ def claim(request, pk, record_pk):
                 "is_lead": pool.object_type == PoolObjectType.LEAD,
                 "claimed": error is None,
                 "error": error,
+                "gone": gone,
                 "oob_state": actions.claim_state(pool, request.user),  # the badges above the list, swapped too
             },
         )
@@ -315,7 +318,7 @@ def rule_form(request, pk, rule_pk=None):
 
     form = RuleForm(request.POST or None, pool=pool, rule=rule)
     if request.method == "POST":
-        builder = ConditionBuilder(request.POST)
+        builder = ConditionBuilder(request.POST, model=pool.model)
         index = {}
         try:
             conditions, index = builder.raw(keep=rule.conditions if rule else None)
@@ -414,11 +417,13 @@ def release(request, object_type, pk):
     model = _record_model(object_type)
     form = ReleaseForm(request.POST)
     back = reverse(f"{model._meta.app_label}:detail", args=[pk])
+    # errors go back to the form, at the foot of a long page on a phone, with the reason chosen kept
+    again = f"{back}?{urlencode({'reason': request.POST.get('reason', '')[:30]})}#pool-panel"
     if not form.is_valid():
         for msgs in form.errors.values():
             for m in msgs:
-                messages.error(request, m)
-        return redirect(back)
+                messages.error(request, m, extra_tags="release")
+        return redirect(again)
     pool = None
     if request.POST.get("pool"):
         pool = Pool.objects.filter(pk=parse_id(request.POST["pool"]) or 0).first()
@@ -434,8 +439,8 @@ def release(request, object_type, pk):
     except NotFoundError:
         raise Http404 from None
     except (ValidationError, DomainError) as error:
-        _error_messages(request, error)
-        return redirect(back)
+        _error_messages(request, error, tags="release")
+        return redirect(again)
     messages.success(request, _("%(name)s is back in the pool “%(pool)s”.") % {"name": record, "pool": record.pool})
     if model.objects.visible_to(request.user, Action.VIEW).filter(pk=record.pk).exists():
         return redirect(back)

@@ -432,6 +432,21 @@ def test_date_fields_keep_their_value_in_chinese(org, web_for):
     fields["occurred_at"] = re.search(r'name="occurred_at"[^>]*value="([^"]*)"', html).group(1)
     fields["next_follow_up_on"] = re.search(r'name="next_follow_up_on"[^>]*value="([^"]*)"', html).group(1)
     saved = web.post(url, fields, HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert saved.status_code == 302, re.findall(r'invalid-feedback[^>]*>([^<]*)', saved.content.decode())
+    assert saved.status_code == 302, re.findall(r"invalid-feedback[^>]*>([^<]*)", saved.content.decode())
     followup.refresh_from_db()
     assert followup.next_follow_up_on == datetime.date(2027, 9, 1)
+
+
+def test_pages_a_user_may_not_open_answer_in_the_apps_layout_and_language(org, web_for):
+    from core.permissions import can
+
+    seller = org.user("seller", org.sh, scope=Scope.OWN, types=("lead",))
+    web = web_for(seller)
+    start = web.get("/leads/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert not can(seller, "role", "view") and "/org/roles/" not in start  # the menu offers what the role allows
+    assert web.get("/org/roles/").status_code == 403
+    refused = web.get("/duplicates/rules/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    html = refused.content.decode()
+    assert refused.status_code == 403 and "不允许访问" in html and "navbar" in html
+    missing = web.get("/leads/999999/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert missing.status_code == 404 and "未找到" in missing.content.decode()

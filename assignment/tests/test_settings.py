@@ -111,6 +111,32 @@ def test_rules_over_the_api(org, reps, api_for):
     assert api.get(f"/assignment/rules/{rule['id']}").status_code == 404
 
 
+def test_rows_take_a_choice_by_the_label_they_show(org, reps, web_for):
+    """The builder shows sources by their labels (官网, 展会): typed that way, in Chinese or English, they are
+    stored as the codes rules compare."""
+    from assignment.models import AssignmentRule
+
+    data = {
+        "name": "官网线索",
+        "strategy": "users",
+        "is_active": "on",
+        "member": [str(reps[0].pk)],
+        "cond-mode": "rows",
+        "cond-combinator": "all",
+        "cond-field": ["source", "industry"],
+        "cond-op": ["in", "eq"],
+        "cond-value": ["官网、Exhibition", "火星"],
+    }
+    web = web_for(org.admin)
+    page = web.post("/assignment/rules/new/", data, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "第 2 行" in page and not AssignmentRule.objects.exists()  # no industry is called 火星
+    data["cond-field"], data["cond-op"], data["cond-value"] = data["cond-field"][:1], ["in"], ["官网、Exhibition"]
+    assert web.post("/assignment/rules/new/", data, HTTP_ACCEPT_LANGUAGE="zh-hans").status_code == 302
+    assert AssignmentRule.objects.get().conditions == {
+        "all": [{"field": "source", "op": "in", "value": ["website", "exhibition"]}]
+    }
+
+
 def test_rule_page_with_the_row_builder(org, reps, web_for):
     from assignment.models import AssignmentRule
     from core.models import ChangeLog

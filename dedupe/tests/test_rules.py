@@ -135,12 +135,12 @@ def test_the_settings_page_edits_which_records_a_rule_compares_with_as_rows(org,
         "name-cond-combinator": "all",
         "name-cond-outer": "all",
     }
-    rows = {"name-cond-field": ["source", ""], "name-cond-op": ["in", "eq"], "name-cond-value": ["展会", ""]}
+    rows = {"name-cond-field": ["source", ""], "name-cond-op": ["in", "eq"], "name-cond-value": ["火星", ""]}
     bad = web.post("/duplicates/rules/", {**base, **rows, "name-cond-group": ["1", "1"]})
     html = bad.content.decode()
-    assert bad.status_code == 200 and "Row 1:" in html and "展会" in html  # codes, not labels: shown on its row
+    assert bad.status_code == 200 and "Row 1:" in html and "火星" in html  # no such source: shown on its row
     assert rules_for(ObjectType.LEAD)[2].conditions == {}
-    rows["name-cond-value"] = ["exhibition, referral", ""]
+    rows["name-cond-value"] = ["展会, referral", ""]  # a label as shown (展会) or a code
     saved = web.post("/duplicates/rules/", {**base, **rows, "name-cond-group": ["1", "1"]})
     assert saved.status_code == 302
     name_rule = rules_for(ObjectType.LEAD)[2]

@@ -31,6 +31,9 @@ def pool_panel(context, record):
         else:
             out["can_release"] = pool.is_active
         out["reasons"] = ReleaseReason.choices
+        # after a refused return (pools.views.release): its errors and the reason chosen, at the form
+        out["chosen_reason"] = request.GET.get("reason", "")
+        out["release_errors"] = [m for m in context.get("messages", ()) if m.extra_tags == "release"]
         out["next"] = actions.next_recycling(record)
     out["can_lock"] = actions.may_lock(record, user)
     out["show"] = bool(pool or out.get("can_release") or out.get("next") or out["can_lock"] or record.is_locked)

@@ -39,6 +39,7 @@ def test_htmx_claim_swaps_the_row(world, web_for):
     # Someone else now gets the reason inline, in the row.
     r = web_for(world.rep2).post(f"/pools/{world.lead_pool.pk}/records/{lead.pk}/claim/", HTTP_HX_REQUEST="true")
     assert r.status_code == 200 and 'data-testid="claim-error"' in r.content.decode()
+    assert "/claim/" not in r.content.decode()  # nothing left to claim: no button to press again
 
 
 @pytest.mark.django_db
@@ -246,8 +247,12 @@ def test_record_panel_for_a_pool_record_offers_claim_to_members(world):
 def test_return_form_on_the_record_page(world, web_for):
     lead = world.lead(owner=world.rep, owner_since=at("2026-11-01"))
     web = web_for(world.rep)
-    r = web.post(f"/pools/release/lead/{lead.pk}/", {"reason": "other", "note": ""}, follow=True)
-    assert "Say why you return it." in r.content.decode()
+    r = web.post(f"/pools/release/lead/{lead.pk}/", {"reason": "other", "note": ""})
+    assert r["Location"] == f"/leads/{lead.pk}/?reason=other#pool-panel"  # back at the form, on a phone too
+    page = web.get(r["Location"]).content.decode()
+    panel = page[page.index('id="pool-panel"') :]
+    assert 'data-testid="release-error"' in panel and "Say why you return it." in panel
+    assert '<option value="other" selected>' in panel  # the reason chosen is kept
     assert Lead.objects.get(pk=lead.pk).owner == world.rep
     r = web.post(f"/pools/release/lead/{lead.pk}/", {"reason": "unreachable"})
     assert r.status_code == 302 and r["Location"] == f"/pools/{world.lead_pool.pk}/"  # he no longer sees the lead
