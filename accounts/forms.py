@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from core.forms import TideModelForm
+from core.forms import TideModelForm, cascade_regions
 from core.regions import regions
 from core.views import FilterForm
 
@@ -43,11 +43,7 @@ class AccountForm(TideModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["province_code"].widget = forms.Select(
-            choices=region_choices(), attrs={"class": "form-select", "data-region": "province"}
-        )
-        self.fields["city_code"].widget.attrs.update({"data-region": "city", "placeholder": "4 位代码"})
-        self.fields["district_code"].widget.attrs.update({"data-region": "district", "placeholder": "6 位代码"})
+        cascade_regions(self)
         if self.instance.pk:
             self.initial["tags"] = ", ".join(t.name for t in self.instance.tags.all())
 

@@ -61,3 +61,49 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
                         self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
                     )
         return super()._check_values(value)
+
+
+def cascade_regions(form, province: str = "province_code", city: str = "city_code", district: str = "district_code"):
+    """Province, city and district as three pickers, each filled from the one above it (by htmx, from
+    core.pages.region_options) instead of code boxes: a rep on a phone picks 广东省 → 深圳市 → 南山区."""
+    from django.urls import reverse
+
+    from .regions import regions
+
+    data = regions()
+
+    def current(name):
+        if form.is_bound:
+            return form.data.get(form.add_prefix(name), "") or ""
+        value = form.initial.get(name)
+        if value is None and form.fields[name].initial is not None:
+            value = form.fields[name].initial
+        if value is None:
+            value = getattr(getattr(form, "instance", None), name, "")
+        return value or ""
+
+    ids = {name: f"id_{form.add_prefix(name)}" for name in (province, city, district)}
+    blank = [("", "—")]
+    form.fields[province].widget = forms.Select(
+        choices=blank + data.provinces(),
+        attrs={
+            "class": "form-select",
+            "data-region": "province",
+            "hx-get": reverse("core:region_options", args=["cities"]) + f"?districts={ids[district]}",
+            "hx-target": f"#{ids[city]}",
+            "hx-trigger": "change",
+        },
+    )
+    form.fields[city].widget = forms.Select(
+        choices=blank + data.options(current(province)),
+        attrs={
+            "class": "form-select",
+            "data-region": "city",
+            "hx-get": reverse("core:region_options", args=["districts"]),
+            "hx-target": f"#{ids[district]}",
+            "hx-trigger": "change",
+        },
+    )
+    form.fields[district].widget = forms.Select(
+        choices=blank + data.options(current(city)), attrs={"class": "form-select", "data-region": "district"}
+    )

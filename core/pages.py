@@ -5,7 +5,7 @@ import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -93,6 +93,29 @@ def restore(request, object_type, pk):
         return redirect("core:recycle_bin")
     messages.success(request, _("%(name)s restored.") % {"name": obj})
     return redirect(obj.get_absolute_url())
+
+
+@login_required
+def region_options(request, level: str):
+    """The <option>s of a region picker below the one just changed: a province's cities (clearing the
+    districts, out of band) or a city's districts (core.forms.cascade_regions wires the selects)."""
+    from django.utils.html import format_html, format_html_join
+    from django.utils.safestring import mark_safe
+
+    from .regions import regions
+
+    if level not in ("cities", "districts"):
+        raise Http404
+    parent = next(
+        (v for k, v in request.GET.items() if k.endswith("province_code" if level == "cities" else "city_code")), ""
+    )
+    empty = mark_safe('<option value="">—</option>')  # noqa: S308 - a constant
+    options = format_html_join("", '<option value="{}">{}</option>', regions().options(parent[:6]) if parent else [])
+    body = empty + options
+    target = request.GET.get("districts", "")
+    if level == "cities" and target.replace("_", "").isalnum():  # the districts of the old city go too
+        body += format_html('<select id="{}" hx-swap-oob="innerHTML">{}</select>', target, empty)
+    return HttpResponse(body)
 
 
 @login_required

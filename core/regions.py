@@ -34,6 +34,15 @@ class Regions:
     def provinces(self) -> list[tuple[str, str]]:
         return self.children[""]
 
+    def options(self, parent: str) -> list[tuple[str, str]]:
+        """The cities of a province or the districts of a city, as a picker shows them: a municipality's
+        placeholder levels (市辖区, 县) read with the name above them (上海市 · 市辖区)."""
+        placeholder = ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
+        above = self.names.get(parent, "")
+        return [
+            (code, f"{above} · {name}" if name in placeholder else name) for code, name in self.children.get(parent, [])
+        ]
+
     def label(self, province: str = "", city: str = "", district: str = "") -> str:
         parts = []
         for code in (province, city, district):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("recycle-bin/<str:object_type>/<int:pk>/restore/", pages.restore, name="restore"),
     path("me/tokens/", pages.api_tokens, name="api_tokens"),
     path("autocomplete/<str:object_type>/", pages.autocomplete, name="autocomplete"),
+    path("regions/<str:level>/", pages.region_options, name="region_options"),
     path("history/", pages.history_list, name="history"),
     path("notifications/", pages.notifications, name="notifications"),
 ]

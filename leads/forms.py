@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Industry
 from accounts.forms import owner_filter_choices, region_choices
-from core.forms import TideModelForm
+from core.forms import TideModelForm, cascade_regions
 from core.views import FilterForm
 from core.widgets import DateInput
 
@@ -36,11 +36,7 @@ class LeadForm(TideModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["province_code"].widget = forms.Select(
-            choices=region_choices(), attrs={"class": "form-select", "data-region": "province"}
-        )
-        self.fields["city_code"].widget.attrs.update({"data-region": "city", "placeholder": "4 位代码"})
-        self.fields["district_code"].widget.attrs.update({"data-region": "district", "placeholder": "6 位代码"})
+        cascade_regions(self)
         if self.instance.pk is None and "owner" in self.fields:
             from assignment.models import AssignmentRule
 
@@ -121,6 +117,7 @@ class ConvertForm(forms.Form):
         self.fields["account"].queryset = Account.objects.visible_to(user, Action.VIEW)
         self.fields["account"].widget = AutocompleteSelect("account", queryset=self.fields["account"].queryset)
         self.fields["account_province_code"].choices = region_choices()
+        cascade_regions(self, "account_province_code", "account_city_code", "account_district_code")
         stages = Stage.objects.filter(is_active=True, status=OpportunityStatus.OPEN)
         self.fields["opportunity_stage"].queryset = stages
         if not self.is_bound and stages.exists():

@@ -450,3 +450,30 @@ def test_pages_a_user_may_not_open_answer_in_the_apps_layout_and_language(org, w
     assert refused.status_code == 403 and "不允许访问" in html and "navbar" in html
     missing = web.get("/leads/999999/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert missing.status_code == 404 and "未找到" in missing.content.decode()
+
+
+def test_province_city_and_district_are_picked_not_typed(org, web_for):
+    """Each region picker is filled from the one above it: a rep picks 广东省 → 深圳市 → 南山区."""
+    from leads.models import Lead
+
+    seller = org.user("seller", org.sh, scope=Scope.OWN)
+    web = web_for(seller)
+    page = web.get("/leads/new/").content.decode()
+    assert 'hx-get="/regions/cities/?districts=id_district_code"' in page and 'hx-target="#id_city_code"' in page
+    assert '<select name="district_code"' in page and "6 位代码" not in page
+    cities = web.get("/regions/cities/", {"province_code": "44", "districts": "id_district_code"}).content.decode()
+    assert '<option value="4403">深圳市</option>' in cities
+    assert '<select id="id_district_code" hx-swap-oob="innerHTML"><option value="">—</option></select>' in cities
+    districts = web.get("/regions/districts/", {"city_code": "4403"}).content.decode()
+    assert '<option value="440305">南山区</option>' in districts and "深圳市" not in districts
+    assert web.get("/regions/districts/", {"city_code": "<script>"}).content.decode() == '<option value="">—</option>'
+    assert web.get("/regions/towns/").status_code == 404
+    lead = Lead.objects.create(
+        company="上海客户", owner=seller, province_code="31", city_code="3101", district_code="310115"
+    )
+    edit = web.get(f"/leads/{lead.pk}/edit/").content.decode()
+    assert (
+        '<option value="3101" selected>上海市 · 市辖区</option>' in edit and '<option value="310115" selected>' in edit
+    )
+    converted = web.get(f"/leads/{lead.pk}/convert/").content.decode()
+    assert '<select name="account_city_code"' in converted and '<option value="310115" selected>' in converted
