@@ -29,6 +29,16 @@ def _errors_to_messages(request, error):
             messages.error(request, m)
 
 
+def _default_reason(row) -> list[str]:
+    """What a row without reasons of its own means: skipped or merged rows matched an existing lead by the
+    re-import fingerprint, phone or e-mail (only rules and repeats within the file write reasons)."""
+    if row.outcome == RowOutcome.SKIPPED:
+        return [_("Matches an existing lead: the same row imported before, or the same phone or e-mail.")]
+    if row.outcome == RowOutcome.MERGED:
+        return [_("Matches an existing lead: its empty fields were filled in from this row.")]
+    return []
+
+
 @login_required
 def import_list(request):
     if not can(request.user, ObjectType.LEAD, Action.CREATE):
@@ -137,7 +147,7 @@ def _rows_context(request, job: ImportJob) -> dict:
                 "record_id": r.record_id,
                 "record_name": names.get(r.record_id, ""),
                 "cells": " · ".join(str(v) for v in r.values[:4] if v),
-                "reasons": [m for msgs in r.reasons.values() for m in msgs],
+                "reasons": [m for msgs in r.reasons.values() for m in msgs] or _default_reason(r),
             }
             for r in results
         ],

@@ -130,6 +130,7 @@ def test_rows_take_a_choice_by_the_label_they_show(org, reps, web_for):
     web = web_for(org.admin)
     page = web.post("/assignment/rules/new/", data, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "第 2 行" in page and not AssignmentRule.objects.exists()  # no industry is called 火星
+    assert 'data-testid="errors-summary"' in page  # said at the top too: the row may be far down on a phone
     data["cond-field"], data["cond-op"], data["cond-value"] = data["cond-field"][:1], ["in"], ["官网、Exhibition"]
     assert web.post("/assignment/rules/new/", data, HTTP_ACCEPT_LANGUAGE="zh-hans").status_code == 302
     assert AssignmentRule.objects.get().conditions == {

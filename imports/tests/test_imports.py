@@ -1056,3 +1056,16 @@ def test_a_score_an_integer_column_cannot_hold_rejects_its_row(rep, score, reaso
     outcomes = {r.row_number: r for r in job_rows(job)}
     assert outcomes[1].reasons == {"score": [reason]}
     assert Lead.objects.get(company="乙公司").score == 2147483647
+
+
+def test_the_pages_say_what_the_preview_covers_and_why_rows_were_skipped(rep, web_for):
+    web = web_for(rep)
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2]))
+    actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="skip")
+    preview = web.get(f"/imports/{job.pk}/").content.decode()
+    assert 'data-testid="preview-scope"' in preview and "The first 2 of 2 rows." in preview
+    run(job)
+    again = run(actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2], name="again.csv")))
+    assert again.skipped_count == 2
+    page = web.get(f"/imports/{again.pk}/", {"outcome": "skipped"}).content.decode()
+    assert page.count("Matches an existing lead: the same row imported before, or the same phone or e-mail.") == 2
