@@ -21,6 +21,21 @@ from .choices import Combinator, Distribution, GroupCombinator, Strategy
 from .models import QualificationFact, QualificationLevel
 
 EXTRA_ROWS = 3
+LIST_SEPARATORS = re.compile(r"[,，、;；\n]")  # between the values of a list typed in one box
+
+
+def _leaves(node):
+    """The conditions of a set, however deep."""
+    if isinstance(node, dict):
+        if "field" in node:
+            yield node
+        for key in ("all", "any"):
+            for child in node.get(key) or ():
+                yield from _leaves(child)
+        if "not" in node:
+            yield from _leaves(node["not"])
+
+
 MAX_GROUPS = 5  # numbered groups of rows the builder offers
 # a condition's path at the start of an error message: conditions.all[2], or conditions.all[1].any[0]
 ROW_PATH = re.compile(r"^(conditions\.(?:all|any)\[\d+\](?:\.(?:all|any)\[\d+\])?)")
@@ -155,6 +170,17 @@ class ConditionBuilder:
         return int(text) if text.isdecimal() and len(text) <= 2 and 1 <= int(text) <= MAX_GROUPS else 1
 
     @staticmethod
+    def _fits_a_row(leaf: dict) -> bool:
+        """Would the value come back unchanged from a row's box? Lists are joined with ", " and split on
+        any separator, text is stripped: a value holding a separator or edge spaces stays in JSON."""
+        value = leaf.get("value", "")
+        for item in value if isinstance(value, list) else [value]:
+            text = str(item)
+            if text != text.strip() or (isinstance(value, list) and LIST_SEPARATORS.search(text)):
+                return False
+        return True
+
+    @staticmethod
     def _row(leaf: dict, group: int) -> dict:
         value = leaf.get("value", "")
         return {
@@ -181,6 +207,8 @@ class ConditionBuilder:
             return "all", "all", []
         top = cls._group(conditions)
         if top is None:
+            return None
+        if not all(cls._fits_a_row(leaf) for leaf in _leaves(conditions)):
             return None
         outer, children = top
         if all(isinstance(c, dict) and "field" in c for c in children):  # one group of conditions
@@ -223,7 +251,7 @@ class ConditionBuilder:
                 continue
             leaf = {"field": row["field"], "op": row["op"]}
             if row["op"] in LIST_OPS:
-                values = [v.strip() for v in re.split(r"[,，、;；\n]", row["value"]) if v.strip()]
+                values = [v.strip() for v in LIST_SEPARATORS.split(row["value"]) if v.strip()]
                 leaf["value"] = [self._code(row["field"], v) for v in values]
             elif row["op"] not in NO_VALUE_OPS:
                 leaf["value"] = self._code(row["field"], row["value"].strip())

@@ -196,7 +196,7 @@ def restore_record(*, instance, user):
 
 
 @transaction.atomic
-def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = "") -> int:
+def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = "", own_words: bool = True) -> int:
     """Hand records to `new_owner` in one set-based update; each gets its history entry."""
     ids = list(dict.fromkeys(int(i) for i in ids))
     if any(parse_id(i) is None for i in ids):  # no record has such an id: as for any record one may not see
@@ -234,7 +234,7 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
             at=now,
             changes=[{"field": "owner", "label": label, "old": str(r.owner or ""), "new": str(new_owner)}],
             note=note[:500],
-            note_is_own_words=bool(note),
+            note_is_own_words=own_words and bool(note),
         )
         for r in moving
     ]

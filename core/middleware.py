@@ -9,7 +9,6 @@ from django.http import JsonResponse
 from django.utils.translation import gettext as _
 
 NUL = "\x00"
-FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 def _nul_paths(value, path: str = ""):
@@ -57,11 +56,14 @@ class RejectNulInApi:
     @staticmethod
     def fields_with_nul(request) -> list[str]:
         fields = [key for key, values in request.GET.lists() if NUL in key or any(NUL in v for v in values)]
-        if request.content_type == "application/json":
+        if request.content_type == "application/x-www-form-urlencoded":
+            fields += [key for key, values in request.POST.lists() if NUL in key or any(NUL in v for v in values)]
+        elif request.content_type != "multipart/form-data":  # the API reads any other body as JSON
+            # (uploads are left to the handlers: an anonymous client's file is not read before its 401)
             body = request.body
             if b"\\u0000" in body or b"\x00" in body:
+                found = []
                 with contextlib.suppress(ValueError, RecursionError):  # not JSON: the API says so itself
-                    fields += list(_nul_paths(json.loads(body)))
-        elif request.method == "POST" and request.content_type in FORMS:
-            fields += [key for key, values in request.POST.lists() if NUL in key or any(NUL in v for v in values)]
+                    found = list(_nul_paths(json.loads(body)))
+                fields += found or (["__all__"] if b"\x00" in body else [])
         return list(dict.fromkeys(fields))

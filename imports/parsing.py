@@ -47,8 +47,8 @@ def _first_error(path: Path, encoding: str, skip: int = 0) -> tuple[int, bool] |
             block = f.read(BLOCK)
             try:
                 text = decoder.decode(block, final=not block)
-            except UnicodeDecodeError as error:
-                return offset + error.start, seen_text
+            except UnicodeDecodeError as error:  # text before it in this block counts too
+                return offset + error.start, seen_text or not block[: max(error.start, 0)].isascii()
             seen_text = seen_text or not text.isascii()
             if not block:
                 return None

@@ -145,11 +145,12 @@ def hand_over(*, departing: User, new_owner: User, user, note: str = "") -> dict
     if new_owner.pk == departing.pk:
         raise ValidationError({"new_owner": [_("Choose someone other than the departing user.")]})
     moved = {}
+    own_words = bool(note)  # the user's words, or the app's note below
     note = note or _("Hand-over from %(user)s") % {"user": departing}
     for model in _owned_models():
         ids = list(model.objects.filter(owner=departing).values_list("pk", flat=True))
         moved[model.object_type] = core_actions.transfer_records(
-            model=model, ids=ids, user=user, new_owner=new_owner, note=note
+            model=model, ids=ids, user=user, new_owner=new_owner, note=note, own_words=own_words
         )
     return moved
 

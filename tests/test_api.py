@@ -380,6 +380,8 @@ def test_a_nul_character_anywhere_in_an_api_call_is_a_field_error(org, api_for):
     rule = {"field": "company", "op": "contains", "value": "a\x00b"}
     saved = api.post("/assignment/rules", {"name": "r", "strategy": "named", "conditions": {"all": [rule]}})
     assert saved.status_code == 422 and "conditions.all.0.value" in saved.json_body["errors"]
+    plain = api.client.post("/api/v1/leads/", '{"company": "甲\\u0000公司"}', content_type="text/plain")
+    assert plain.status_code == 422 and list(plain.json()["errors"]) == ["company"]  # the API reads it as JSON too
     stranger = api.client.get("/api/v1/leads/", HTTP_AUTHORIZATION="Bearer tide_a\x00b_c")
     assert stranger.status_code == 401
     assert list(Lead.objects.values_list("company", flat=True)) == ["乙公司"]  # nothing else was written

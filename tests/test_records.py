@@ -72,7 +72,8 @@ def test_departing_user_hands_everything_over(org, api_for):
     assert Lead.objects.get(company="丁公司").owner == successor
     leaving.refresh_from_db()
     assert not leaving.is_active and leaving.departed_at is not None
-    assert ChangeLog.objects.filter(action="transfer", object_type="lead").exists()
+    handed = ChangeLog.objects.get(action="transfer", object_type="lead")
+    assert handed.note == "Hand-over from Leaving" and not handed.note_is_own_words  # the app's words
     # departed users keep their history and cannot own new records
     r = api_for(org.admin).post("/leads/", {"company": "戊公司", "owner_id": leaving.pk})
     assert r.status_code == 422 and "owner_id" in r.json_body["errors"]

@@ -1,5 +1,7 @@
 """Administrators configure the duplicate rules per object; everyone else may only read them."""
 
+import json
+
 import pytest
 
 from core.choices import ObjectType, Scope
@@ -149,6 +151,18 @@ def test_the_settings_page_edits_which_records_a_rule_compares_with_as_rows(org,
     page = web.get("/duplicates/rules/", {"object": "lead"}).content.decode()
     assert '<option value="source" selected>' in page and 'value="exhibition, referral"' in page
     assert "1 condition" in page
+    # a value a row's box would split (it holds a comma) opens as JSON and is saved back unchanged
+    from dedupe.models import DuplicateRule
+
+    kept_value = {"all": [{"field": "campaign", "op": "in", "value": ["2026春季展，上海站"]}]}
+    DuplicateRule.objects.filter(object_type="lead", kind="name").update(conditions=kept_value)
+    page = web.get("/duplicates/rules/", {"object": "lead"}).content.decode()
+    assert 'name="name-cond-mode" value="json" checked' in page
+    same = {k: v for k, v in base.items() if not k.startswith("name-cond-")}
+    same.update({"name-cond-mode": "json", "name-cond-json": json.dumps(kept_value, ensure_ascii=False)})
+    assert web.post("/duplicates/rules/", same).status_code == 302
+    assert rules_for(ObjectType.LEAD)[2].conditions == kept_value
+    DuplicateRule.objects.filter(object_type="lead", kind="name").update(conditions=name_rule.conditions)
     # a post without the builder's fields (an older client) keeps the stored set
     kept = {k: v for k, v in base.items() if not k.startswith("name-cond-")}
     assert web.post("/duplicates/rules/", kept).status_code == 302

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -977,15 +978,17 @@ def test_the_encoding_is_read_off_the_whole_file(rep, monkeypatch):
     and GBK later (two exports pasted together) is refused at upload, before anything is imported."""
     from django.core.exceptions import ValidationError
 
-    tail = "客户名称,手机\nabc,13800000009\nxyz,13800000010,北".encode("gbk")
+    tail = "company,phone\nabc,13800000009\nxyz,13800000010,北".encode("gbk")  # ASCII, then GBK at the end
     job = run(actions.upload(user=rep, uploaded_file=raw_file(tail)))
-    assert job.header == ["客户名称", "手机"] and job.created_count == 2
-    monkeypatch.setattr(parsing, "BLOCK", 64)  # the change of encoding lies beyond the first block
+    assert job.header == ["company", "phone"] and job.total_rows == 2
+    assert parsing.detect_encoding(Path(job.file.path)) == "gb18030"
     mixed = ("客户名称,手机\n" + "".join(f"甲{i}公司,1380000{i:04d}\n" for i in range(20))).encode()
     mixed += "乙公司,13900000000\n".encode("gbk")
-    with pytest.raises(ValidationError) as refused:
-        actions.upload(user=rep, uploaded_file=raw_file(mixed))
-    assert "UTF-8 text up to byte" in str(refused.value.message_dict["file"])
+    for block in (parsing.BLOCK, 64):  # the change of encoding in the first block, and beyond it
+        monkeypatch.setattr(parsing, "BLOCK", block)
+        with pytest.raises(ValidationError) as refused:
+            actions.upload(user=rep, uploaded_file=raw_file(mixed))
+        assert "UTF-8 text up to byte" in str(refused.value.message_dict["file"]), block
     with pytest.raises(ValidationError) as refused:
         actions.upload(user=rep, uploaded_file=raw_file(b"company,phone\nabc,1\n\xff"))
     assert refused.value.message_dict["file"] == ["The file is neither UTF-8 nor GBK text."]
