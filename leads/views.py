@@ -117,17 +117,19 @@ class LeadFactsView(LoginRequiredMixin, View):
         except ValidationError as error:
             for msgs in validation_error_fields(error).values():
                 for m in msgs:
-                    messages.error(request, m)
+                    messages.error(request, m, extra_tags="qualification")
         except DomainError as error:
-            messages.error(request, error.message)
+            messages.error(request, error.message, extra_tags="qualification")
         else:
             if saved.status != lead.status:
                 messages.success(
                     request,
                     _("Facts saved; the lead is now %(status)s.") % {"status": saved.get_status_display()},
+                    extra_tags="qualification",
                 )
             else:
-                messages.success(request, _("Facts saved."))
+                messages.success(request, _("Facts saved."), extra_tags="qualification")
+        # back at the panel (on a phone it is far down the page), its outcome repeated there
         return redirect(f"{lead.get_absolute_url()}#qualification")
 
 

@@ -99,11 +99,13 @@ def test_ticking_facts_on_the_lead_page_qualifies_the_lead(org, rep, lead, web_f
     assert 'data-testid="qualification"' in page and "客户有项目" in page and "No level reached yet" in page
     ticks = ["has_project", "credit_good", "reached_user_dept", "reached_decider", "need_real"]
     response = web.post(f"/leads/{lead.pk}/facts/", {"fact": ticks, "version": lead.version})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"].endswith("#qualification")
     lead.refresh_from_db()
     assert lead.facts["has_project"] is True and lead.facts["tech_fits"] is False
     assert lead.status == "qualified"
     page = web.get(f"/leads/{lead.pk}/").content.decode()
+    panel = page[page.index('id="qualification"') :]
+    assert 'data-testid="qualification-message">Facts saved; the lead is now' in panel  # said where one looks
     assert f'data-testid="level">{QUALIFIED}' in page
     assert page.count('data-holds="true"') == 5
     entry = ChangeLog.objects.filter(object_type="lead", object_id=lead.pk, action="update").latest("at")
