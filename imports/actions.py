@@ -111,7 +111,7 @@ def upload(*, user, uploaded_file) -> ImportJob:
 def preview(job: ImportJob, limit: int = 20) -> list[dict]:
     """The first rows as they would be imported, with the reasons the bad ones would be rejected."""
     from .parsing import iter_rows
-    from .pipeline import explain_row
+    from .pipeline import explain_row, preview_matches
 
     explain = explain_row(job)
     rows = iter_rows(Path(job.file.path), job.kind)
@@ -124,6 +124,9 @@ def preview(job: ImportJob, limit: int = 20) -> list[dict]:
         out.append({"row": number, "cells": cells, "data": data, "reasons": reasons})
         if len(out) >= limit:
             break
+    matches = preview_matches(job, [(p["row"], p["cells"]) for p in out if not p["reasons"]])
+    for p in out:
+        p["match"] = matches.get(p["row"], "")
     return out
 
 

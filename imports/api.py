@@ -51,6 +51,7 @@ class PreviewRow(Schema):
     cells: list[str]
     data: dict[str, str]
     reasons: dict[str, list[str]]
+    match: str = Field("", description="What an existing lead the row matches will mean for it, if any.")
 
 
 class RowOut(Schema):

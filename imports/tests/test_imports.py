@@ -1061,7 +1061,7 @@ def test_a_score_an_integer_column_cannot_hold_rejects_its_row(rep, score, reaso
     assert Lead.objects.get(company="乙公司").score == 2147483647
 
 
-def test_the_pages_say_what_the_preview_covers_and_why_rows_were_skipped(rep, web_for):
+def test_the_pages_say_what_the_preview_covers_and_why_rows_were_skipped(rep, web_for, api_for):
     web = web_for(rep)
     job = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2]))
     actions.set_mapping(job=job, user=rep, mapping=job.mapping, on_duplicate="skip")
@@ -1072,3 +1072,10 @@ def test_the_pages_say_what_the_preview_covers_and_why_rows_were_skipped(rep, we
     assert again.skipped_count == 2
     page = web.get(f"/imports/{again.pk}/", {"outcome": "skipped"}).content.decode()
     assert page.count("Matches an existing lead: the same row imported before, or the same phone or e-mail.") == 2
+    # the preview of the same file says so before it runs, row by row, through the API too
+    third = actions.upload(user=rep, uploaded_file=csv_file([*ROWS[:2], ["新公司", "", "13500000000"]], name="3.csv"))
+    actions.set_mapping(job=third, user=rep, mapping=third.mapping, on_duplicate="merge")
+    preview = web.get(f"/imports/{third.pk}/").content.decode()
+    assert preview.count("Matches an existing lead: its empty fields will be filled in from this row.") == 2
+    rows = api_for(rep).get(f"/imports/{third.pk}/preview").json_body
+    assert [bool(r["match"]) for r in rows] == [True, True, False]
