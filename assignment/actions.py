@@ -17,7 +17,7 @@ from core import history
 from core.actions import check_version
 from core.choices import Action, HistoryAction, ObjectType
 from core.errors import DomainError, PermissionDeniedError
-from core.ids import MAX_COUNT, parse_id, parse_ids
+from core.ids import MAX_COUNT, ids_or_error, parse_ids
 from core.permissions import can
 from core.regions import regions
 from org.permissions import require_admin
@@ -56,10 +56,7 @@ def _users(ids, field: str) -> list:
     """Active users in the order given, duplicates dropped; a field error names the first bad one."""
     from org.models import User
 
-    parsed = [parse_id(i) for i in ids or []]
-    if None in parsed:
-        raise ValidationError({field: [_("Select a valid choice. That choice is not one of the available choices.")]})
-    ordered = list(dict.fromkeys(parsed))
+    ordered = ids_or_error(ids, field)
     found = User.objects.in_bulk(ordered)
     for pk in ordered:
         user = found.get(pk)

@@ -67,7 +67,7 @@ class RuleOut(Schema):
     is_active: bool
     conditions: dict[str, Any]
     strategy: str
-    member_ids: list[Id]
+    member_ids: list[int]
     pool_id: int | None = None
     max_open_leads: int | None = None
     version: int
@@ -199,7 +199,7 @@ class TerritoryOut(Schema):
     id: int
     name: str
     department_id: int | None = None
-    member_ids: list[Id]
+    member_ids: list[int]
     regions: list[str]
     distribution: str
     is_active: bool

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from core.choices import ObjectType
 from core.conditions import LIST_OPS, NO_VALUE_OPS, OP_LABELS, OPS_BY_KIND, registry
+from core.conditions import leaves as leaf_conditions
 from core.errors import validation_error_fields
 from core.regions import regions
 
@@ -22,20 +23,6 @@ from .models import QualificationFact, QualificationLevel
 
 EXTRA_ROWS = 3
 LIST_SEPARATORS = re.compile(r"[,，、;；\n]")  # between the values of a list typed in one box
-
-
-def _leaves(node):
-    """The conditions of a set, however deep."""
-    if isinstance(node, dict):
-        if "field" in node:
-            yield node
-        for key in ("all", "any"):
-            for child in node.get(key) or ():
-                yield from _leaves(child)
-        if "not" in node:
-            yield from _leaves(node["not"])
-
-
 MAX_GROUPS = 5  # numbered groups of rows the builder offers
 # a condition's path at the start of an error message: conditions.all[2], or conditions.all[1].any[0]
 ROW_PATH = re.compile(r"^(conditions\.(?:all|any)\[\d+\](?:\.(?:all|any)\[\d+\])?)")
@@ -208,7 +195,7 @@ class ConditionBuilder:
         top = cls._group(conditions)
         if top is None:
             return None
-        if not all(cls._fits_a_row(leaf) for leaf in _leaves(conditions)):
+        if not all(cls._fits_a_row(leaf) for leaf in leaf_conditions(conditions)):
             return None
         outer, children = top
         if all(isinstance(c, dict) and "field" in c for c in children):  # one group of conditions

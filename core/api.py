@@ -497,7 +497,7 @@ def history_out(entry) -> dict:
         "action_label": str(entry.get_action_display()),
         "actor_id": entry.actor_id,
         "actor_name": str(entry.actor) if entry.actor_id else "",
-        "note": (entry.note or "") if entry.note_is_own_words else history.in_reader_language(entry.note or ""),
+        "note": history.shown_note(entry),
         "record_type": entry.object_type,
         "record_id": entry.object_id,
         "changes": [

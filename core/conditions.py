@@ -351,20 +351,23 @@ def predicate(conditions: dict, object_type: str):
     return lambda record: _compare(spec, op, _get(record, spec), expected)
 
 
+def leaves(conditions):
+    """The conditions (field, op, value) of a stored set, however deep its groups."""
+    if not isinstance(conditions, dict):
+        return
+    if "field" in conditions:
+        yield conditions
+    for key in ("all", "any"):
+        for child in conditions.get(key) or ():
+            yield from leaves(child)
+    if "not" in conditions:
+        yield from leaves(conditions["not"])
+
+
 def fields_of(conditions: dict) -> set[str]:
     """The field names a stored condition set reads, so a caller checking many records can check each
     distinct combination of those values once (an import's rows share a handful of sources and regions)."""
-    if not isinstance(conditions, dict):
-        return set()
-    found: set[str] = set()
-    for key in ("all", "any"):
-        for child in conditions.get(key, ()):
-            found |= fields_of(child)
-    if "not" in conditions:
-        found |= fields_of(conditions["not"])
-    if "field" in conditions:
-        found.add(str(conditions["field"]))
-    return found
+    return {str(leaf["field"]) for leaf in leaves(conditions)}
 
 
 def explain(conditions: dict, record, object_type: str) -> dict:

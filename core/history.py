@@ -424,6 +424,13 @@ def _registered_in_reader_language(text: str, form: str | None = None) -> str | 
     return None
 
 
+def shown_note(entry) -> str:
+    """An entry's note as its reader sees it: a user's own words as written (even worded like one of the
+    app's messages), the app's own notes in the reader's language."""
+    note = entry.note or ""
+    return note if getattr(entry, "note_is_own_words", False) else in_reader_language(note)
+
+
 def in_reader_language(text: str) -> str:
     """`text` in the reader's language where it is one of the app's registered messages (names and
     numbers in it kept as written), or registered messages in one of the forms they were registered for

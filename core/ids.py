@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from pydantic import Field
 
 MAX_ID = 2**63 - 1  # a 64-bit key: bigint on PostgreSQL, INTEGER on SQLite
@@ -32,6 +34,15 @@ def parse_id(value) -> int | None:
 def parse_ids(values: Iterable) -> list[int]:
     """The ids among `values`, in order; the rest dropped."""
     return [pk for pk in map(parse_id, values) if pk is not None]
+
+
+def ids_or_error(values: Iterable | None, field: str) -> list[int]:
+    """Every one of `values` as an id, in order, repeats dropped; one that cannot name a record is the
+    field's invalid choice."""
+    parsed = [parse_id(value) for value in values or ()]
+    if None in parsed:
+        raise ValidationError({field: [_("Select a valid choice. That choice is not one of the available choices.")]})
+    return list(dict.fromkeys(parsed))
 
 
 # For API schemas: an id a database key can hold.

@@ -30,9 +30,6 @@ class DateInput(forms.DateInput):
 
     input_type = "date"
 
-    def __init__(self, attrs=None, format=None):  # noqa: A002 - Django's own argument name
-        super().__init__(attrs, format="%Y-%m-%d")
-
     def format_value(self, value):
         if hasattr(value, "strftime"):
             return value.strftime("%Y-%m-%d")

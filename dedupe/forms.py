@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from core.choices import ObjectType
+from core.conditions import leaves
 
 from .choices import DEDUPE_OBJECTS, SIMILARITY_RULES, MergePick, RuleAction, RuleKind
 
@@ -104,7 +105,7 @@ class RuleSettingsForm(forms.Form):
                     "builder": builder,
                     "builder_rows": builder.rows_with_errors(),
                     "field_options": field_options(False, model_for(rule.target)),
-                    "count": _leaf_count(rule.conditions),
+                    "count": sum(1 for _leaf in leaves(rule.conditions)),
                     "target": model_for(rule.target)._meta.verbose_name_plural,
                 }
             yield RuleKind(rule.kind).label, rule, {f.name.split("-", 1)[1]: f for f in fields}, conditions
@@ -147,17 +148,6 @@ class RuleSettingsForm(forms.Form):
             field = f"{kind}-{name}"
             for message in messages:
                 self.add_error(field if field in self.fields else None, message)
-
-
-def _leaf_count(conditions) -> int:
-    if not isinstance(conditions, dict):
-        return 0
-    for key in ("all", "any"):
-        if isinstance(conditions.get(key), list):
-            return sum(_leaf_count(child) for child in conditions[key])
-    if "not" in conditions:
-        return _leaf_count(conditions["not"])
-    return 1 if "field" in conditions else 0
 
 
 class MergeForm(forms.Form):

@@ -100,7 +100,7 @@ class UserOut(Schema):
     employee_no: str
     department_id: int | None = None
     manager_id: int | None = None
-    role_ids: list[Id] = []
+    role_ids: list[int] = []
     is_active: bool
     departed_at: datetime.datetime | None = None
     date_joined: datetime.datetime

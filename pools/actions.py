@@ -32,7 +32,7 @@ from django.utils.translation import gettext_noop
 from core import history
 from core.choices import Action, HistoryAction
 from core.errors import DomainError, NotFoundError, PermissionDeniedError
-from core.ids import parse_id
+from core.ids import ids_or_error
 from core.models import ChangeLog
 from core.notify import notify
 from core.permissions import can
@@ -105,17 +105,10 @@ def _usable(user) -> bool:
 # --- pools and their rules --------------------------------------------------------------------------
 
 
-def _valid_ids(ids, field: str) -> list[int]:
-    parsed = [parse_id(i) for i in ids or ()]
-    if None in parsed:
-        raise ValidationError({field: [_(INVALID_CHOICE)]})
-    return list(dict.fromkeys(parsed))
-
-
 def _users(ids, field: str):
     from org.models import User
 
-    ids = _valid_ids(ids, field)
+    ids = ids_or_error(ids, field)
     found = list(User.objects.filter(pk__in=ids))
     if len(found) != len(ids):
         raise ValidationError({field: [_(INVALID_CHOICE)]})
@@ -125,7 +118,7 @@ def _users(ids, field: str):
 def _departments(ids, field: str):
     from org.models import Department
 
-    ids = _valid_ids(ids, field)
+    ids = ids_or_error(ids, field)
     found = list(Department.objects.filter(pk__in=ids))
     if len(found) != len(ids):
         raise ValidationError({field: [_(INVALID_CHOICE)]})

@@ -43,9 +43,9 @@ class PoolOut(Schema):
     reminder_days: int
     remind_manager: bool
     recycles_unpooled: bool
-    member_department_ids: list[Id]
-    member_user_ids: list[Id]
-    admin_ids: list[Id]
+    member_department_ids: list[int]
+    member_user_ids: list[int]
+    admin_ids: list[int]
     created_at: datetime.datetime
     updated_at: datetime.datetime
     is_member: bool = Field(description="The caller may claim from this pool.")

@@ -73,6 +73,13 @@ def history_changes(entry):
 
 
 @register.filter
+def shown_note(entry):
+    from core.history import shown_note as shown
+
+    return shown(entry)
+
+
+@register.filter
 def in_reader_language(text):
     """A message stored as its writer saw it (a notification), in the reader's language where it is one
     of the app's own messages."""
