@@ -4,7 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
-from core.ids import Id
+from core.ids import Id, Int
 
 from . import actions
 from .models import Account
@@ -48,7 +48,7 @@ class AccountIn(Schema):
     industry: str = ""
     grade: str = Field("", description="A, B, C or D.")
     account_type: str = "end_customer"
-    parent_id: int | None = None
+    parent_id: Int | None = None
     province_code: str = ""
     city_code: str = ""
     district_code: str = ""
@@ -56,7 +56,7 @@ class AccountIn(Schema):
     phone: str = Field("", max_length=32)
     website: str = ""
     status: str = "potential"
-    owner_id: int | None = Field(None, description="Defaults to the caller.")
+    owner_id: Int | None = Field(None, description="Defaults to the caller.")
     tags: list[str] | None = None
     notes: str = ""
 
@@ -68,7 +68,7 @@ class AccountPatch(Schema):
     industry: str | None = None
     grade: str | None = None
     account_type: str | None = None
-    parent_id: int | None = None
+    parent_id: Int | None = None
     province_code: str | None = None
     city_code: str | None = None
     district_code: str | None = None
@@ -76,7 +76,7 @@ class AccountPatch(Schema):
     phone: str | None = Field(None, max_length=32)
     website: str | None = None
     status: str | None = None
-    owner_id: int | None = None
+    owner_id: Int | None = None
     tags: list[str] | None = None
     notes: str | None = None
 

@@ -17,7 +17,7 @@ from core import hooks
 from core.api import ErrorOut, etag_for, expected_version
 from core.choices import Action
 from core.errors import DomainError, NotFoundError, validation_error_fields
-from core.ids import MAX_COUNT, Id
+from core.ids import MAX_COUNT, Id, Int
 from org.permissions import require_admin
 
 from . import actions
@@ -79,7 +79,7 @@ class RuleOut(Schema):
 
 class RuleIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    order: int | None = Field(
+    order: Int | None = Field(
         None, ge=0, le=MAX_ORDER, description="Position; rules are tried from the lowest. Defaults to last."
     )
     is_active: bool = True
@@ -88,19 +88,19 @@ class RuleIn(Schema):
     )
     strategy: str = Field(..., description="users, round_robin, least_loaded, territory or pool.")
     member_ids: list[Id] = Field(default_factory=list, description="Users in their fixed order.")
-    pool_id: int | None = Field(None, description="For the pool strategy.")
-    max_open_leads: int | None = Field(None, ge=0, le=MAX_COUNT, description="Skip users holding this many open leads.")
+    pool_id: Int | None = Field(None, description="For the pool strategy.")
+    max_open_leads: Int | None = Field(None, ge=0, le=MAX_COUNT, description="Skip users holding this many open leads.")
 
 
 class RulePatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
     is_active: bool | None = None
     conditions: dict[str, Any] | None = None
     strategy: str | None = None
     member_ids: list[Id] | None = None
-    pool_id: int | None = None
-    max_open_leads: int | None = Field(None, ge=0, le=MAX_COUNT)
+    pool_id: Int | None = None
+    max_open_leads: Int | None = Field(None, ge=0, le=MAX_COUNT)
 
 
 class MoveIn(Schema):
@@ -216,7 +216,7 @@ class TerritoryOut(Schema):
 
 class TerritoryIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    department_id: int | None = Field(None, description="Its active members (and sub-departments') share the leads.")
+    department_id: Int | None = Field(None, description="Its active members (and sub-departments') share the leads.")
     member_ids: list[Id] = Field(default_factory=list, description="Or these users, in this order.")
     regions: list[str] = Field(..., description="Province (2 digits), city (4) or district (6) codes.")
     distribution: str = Field("round_robin", description="round_robin or least_loaded")
@@ -225,7 +225,7 @@ class TerritoryIn(Schema):
 
 class TerritoryPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    department_id: int | None = None
+    department_id: Int | None = None
     member_ids: list[Id] | None = None
     regions: list[str] | None = None
     distribution: str | None = None
@@ -331,7 +331,7 @@ class LimitOut(Schema):
 
 
 class LimitIn(Schema):
-    max_open_leads: int | None = Field(..., ge=0, le=MAX_COUNT, description="null removes the cap.")
+    max_open_leads: Int | None = Field(..., ge=0, le=MAX_COUNT, description="null removes the cap.")
 
 
 @router.get("/limits", response={200: list[LimitOut], 403: ErrorOut}, operation_id="lead_limit_list")
@@ -372,14 +372,14 @@ class FactIn(Schema):
     code: str = Field(..., max_length=40, description="Lower-case letters, digits, underscores; fact:code in criteria.")
     label: str = Field(..., min_length=1, max_length=100)
     help: str = Field("", max_length=300)
-    order: int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
     is_active: bool = True
 
 
 class FactPatch(Schema):
     label: str | None = Field(None, min_length=1, max_length=100)
     help: str | None = Field(None, max_length=300)
-    order: int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
     is_active: bool | None = None
 
 
@@ -395,7 +395,7 @@ class LevelOut(Schema):
 
 class LevelIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
     conditions: dict[str, Any] = Field(default_factory=dict, description="Criteria over facts (fact:code) and fields.")
     lead_status: str = Field("", description="Empty, contacted or qualified.")
     is_active: bool = True
@@ -403,7 +403,7 @@ class LevelIn(Schema):
 
 class LevelPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    order: int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
     conditions: dict[str, Any] | None = None
     lead_status: str | None = None
     is_active: bool | None = None
@@ -628,7 +628,7 @@ class ConvertAccountIn(Schema):
     phone: str | None = Field(None, max_length=32)
     website: str | None = Field(None, max_length=200)
     notes: str | None = None
-    owner_id: int | None = Field(None, description="Defaults to the lead's owner (or you).")
+    owner_id: Int | None = Field(None, description="Defaults to the lead's owner (or you).")
 
 
 class ConvertContactIn(Schema):
@@ -641,20 +641,20 @@ class ConvertContactIn(Schema):
     wechat: str | None = Field(None, max_length=60)
     buying_role: str | None = None
     notes: str | None = None
-    owner_id: int | None = None
+    owner_id: Int | None = None
 
 
 class ConvertOpportunityIn(Schema):
     name: str | None = Field(None, max_length=200, description="Defaults to the lead's company.")
     amount: Decimal | None = Field(None, ge=0)
     expected_close_date: datetime.date | None = Field(None, description="Defaults to 90 days from today.")
-    stage_id: int | None = Field(None, description="Defaults to the first open stage.")
+    stage_id: Int | None = Field(None, description="Defaults to the first open stage.")
     notes: str | None = None
-    owner_id: int | None = None
+    owner_id: Int | None = None
 
 
 class ConvertIn(Schema):
-    account_id: int | None = Field(None, description="An existing account you can see…")
+    account_id: Int | None = Field(None, description="An existing account you can see…")
     account: ConvertAccountIn | None = Field(None, description="…or a new one (fields default to the lead's).")
     contact: ConvertContactIn | None = Field(None, description="The new contact (fields default to the lead's).")
     opportunity: ConvertOpportunityIn | None = Field(None, description="Send an object to create an opportunity.")

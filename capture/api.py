@@ -5,6 +5,7 @@ from ninja import Field, Router, Schema, Status
 
 from core.api import ErrorOut
 from core.errors import NotFoundError
+from core.ids import Int
 from org.permissions import require_admin
 
 from . import actions
@@ -45,9 +46,9 @@ class WebFormIn(Schema):
     fields: list[FieldSpecSchema]
     source: str = "web_form"
     campaign: str = Field("", max_length=100)
-    run_as_id: int
+    run_as_id: Int
     success_message: str = Field("", max_length=300)
-    rate_limit_per_hour: int = 5
+    rate_limit_per_hour: Int = 5
     is_active: bool = True
 
 

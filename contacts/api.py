@@ -4,7 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
-from core.ids import Id
+from core.ids import Id, Int
 
 from . import actions
 from .models import Contact
@@ -30,7 +30,7 @@ class ContactOut(OwnedOut):
 
 
 class ContactIn(Schema):
-    account_id: int
+    account_id: Int
     name: str = Field(..., max_length=60)
     title: str = Field("", max_length=60)
     department: str = Field("", max_length=60)
@@ -42,12 +42,12 @@ class ContactIn(Schema):
         "", description="decision_maker, technical_evaluator, user, purchaser, influencer, gatekeeper"
     )
     attitude: str = Field("neutral", description="supporter, neutral or opponent")
-    owner_id: int | None = None
+    owner_id: Int | None = None
     notes: str = ""
 
 
 class ContactPatch(Schema):
-    account_id: int | None = None
+    account_id: Int | None = None
     name: str | None = Field(None, max_length=60)
     title: str | None = Field(None, max_length=60)
     department: str | None = Field(None, max_length=60)
@@ -57,7 +57,7 @@ class ContactPatch(Schema):
     wechat: str | None = Field(None, max_length=60)
     buying_role: str | None = None
     attitude: str | None = None
-    owner_id: int | None = None
+    owner_id: Int | None = None
     notes: str | None = None
 
 

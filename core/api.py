@@ -19,7 +19,7 @@ from . import actions as core_actions
 from . import history, hooks
 from .choices import Action
 from .errors import DomainError, validation_error_fields
-from .ids import Id
+from .ids import Id, Int
 from .keyset import keyset_page, parse_ordering
 from .models import ApiToken, IdempotencyRecord
 
@@ -231,7 +231,7 @@ def idempotent_create(request: HttpRequest, create, serialize) -> tuple[int, Any
 
 class TransferIn(Schema):
     ids: list[Id] = Field(..., min_length=1, max_length=10000)
-    owner_id: int
+    owner_id: Int
     note: str = Field("", max_length=500)
 
 
@@ -240,7 +240,7 @@ class TransferOut(Schema):
 
 
 class ShareIn(Schema):
-    user_id: int
+    user_id: Int
     access: str = Field("view", description="`view` or `edit`.")
 
 

@@ -12,7 +12,8 @@ from typing import Annotated
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 MAX_ID = 2**63 - 1  # a 64-bit key: bigint on PostgreSQL, INTEGER on SQLite
 MAX_COUNT = 2**31 - 1  # a PostgreSQL integer column: limits, caps, days
@@ -45,5 +46,14 @@ def ids_or_error(values: Iterable | None, field: str) -> list[int]:
     return list(dict.fromkeys(parsed))
 
 
-# For API schemas: an id a database key can hold.
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+def _not_a_boolean(value):
+    """JSON's true and false are not numbers, though pydantic would read them as 1 and 0: `"owner_id": true`
+    would name user 1."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# For API input schemas: a whole number that is not true or false, and an id a database key can hold.
+Int = Annotated[int, BeforeValidator(_not_a_boolean)]
+Id = Annotated[int, BeforeValidator(_not_a_boolean), Field(ge=1, le=MAX_ID)]

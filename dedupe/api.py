@@ -17,6 +17,7 @@ from ninja import Field, Query, Router, Schema
 from core.api import ErrorOut, ListParams, list_page
 from core.choices import Action
 from core.errors import PermissionDeniedError
+from core.ids import Int
 
 from . import actions, service
 from .choices import DEDUPE_OBJECTS
@@ -57,9 +58,9 @@ class CheckIn(Schema):
     mobile: str = Field("", max_length=32, description="Contacts: the mobile number.")
     email: str = Field("", max_length=254)
     credit_code: str = Field("", max_length=18, description="Accounts: unified social credit code.")
-    account_id: int | None = Field(None, description="Contacts: the account, for the same-name rule.")
-    exclude_id: int | None = Field(None, description="Checking an existing record: its own id, never a hit.")
-    limit: int = Field(10, ge=1, le=50)
+    account_id: Int | None = Field(None, description="Contacts: the account, for the same-name rule.")
+    exclude_id: Int | None = Field(None, description="Checking an existing record: its own id, never a hit.")
+    limit: Int = Field(10, ge=1, le=50)
 
 
 class CheckOut(Schema):
@@ -140,7 +141,7 @@ class DuplicateRuleIn(Schema):
     kind: str
     is_active: bool = True
     action: str = Field("warn", description="block, warn or allow")
-    threshold: int = Field(85, description="Name rules: the lowest similarity that counts, 50–100.")
+    threshold: Int = Field(85, description="Name rules: the lowest similarity that counts, 50–100.")
     conditions: dict = Field(
         default_factory=dict, description="A condition set (core.conditions) on the records compared with."
     )
@@ -191,8 +192,8 @@ def update_rules(request, object: ObjectName, payload: RulesIn):
 
 class MergeIn(Schema):
     object: ObjectName
-    survivor_id: int = Field(..., description="The record that stays (you need edit permission on it).")
-    loser_id: int = Field(..., description="The record merged away and deleted (you need delete permission).")
+    survivor_id: Int = Field(..., description="The record that stays (you need edit permission on it).")
+    loser_id: Int = Field(..., description="The record merged away and deleted (you need delete permission).")
     picks: dict[str, Literal["survivor", "loser"]] = Field(
         default_factory=dict,
         description="Per differing field (see the preview), whose value survives; the survivor's by default.",

@@ -4,7 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
-from core.ids import Id
+from core.ids import Id, Int
 
 from . import actions
 from .models import FollowUp
@@ -29,15 +29,15 @@ class FollowUpOut(OwnedOut):
 
 class FollowUpIn(Schema):
     kind: str = Field("call", description="visit, call, meeting, email, wechat or other")
-    account_id: int | None = None
-    contact_id: int | None = None
-    lead_id: int | None = None
-    opportunity_id: int | None = None
+    account_id: Int | None = None
+    contact_id: Int | None = None
+    lead_id: Int | None = None
+    opportunity_id: Int | None = None
     occurred_at: datetime.datetime | None = None
     content: str = Field(..., min_length=1, max_length=10000)
     next_step: str = Field("", max_length=300)
     next_follow_up_on: datetime.date | None = None
-    owner_id: int | None = None
+    owner_id: Int | None = None
 
 
 class FollowUpPatch(Schema):
@@ -46,7 +46,7 @@ class FollowUpPatch(Schema):
     content: str | None = Field(None, min_length=1, max_length=10000)
     next_step: str | None = Field(None, max_length=300)
     next_follow_up_on: datetime.date | None = None
-    owner_id: int | None = None
+    owner_id: Int | None = None
 
 
 class FollowUpFilter(FilterSchema):

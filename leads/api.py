@@ -4,7 +4,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data
-from core.ids import Id
+from core.ids import Id, Int
 
 from . import actions
 from .models import Lead
@@ -44,7 +44,7 @@ class LeadIn(Schema):
     status: str = "new"
     invalid_reason: str = ""
     invalid_note: str = Field("", max_length=300)
-    owner_id: int | None = Field(None, description="Defaults to the caller.")
+    owner_id: Int | None = Field(None, description="Defaults to the caller.")
     notes: str = ""
 
 
@@ -63,7 +63,7 @@ class LeadPatch(Schema):
     status: str | None = None
     invalid_reason: str | None = None
     invalid_note: str | None = Field(None, max_length=300)
-    owner_id: int | None = None
+    owner_id: Int | None = None
     notes: str | None = None
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from ninja import Field, FilterLookup, FilterSchema, Router, Schema
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
-from core.ids import Id
+from core.ids import Id, Int
 
 from . import actions
 from .models import Opportunity, Stage
@@ -40,26 +40,26 @@ class OpportunityOut(OwnedOut):
 
 
 class OpportunityIn(Schema):
-    account_id: int
-    contact_id: int | None = None
+    account_id: Int
+    contact_id: Int | None = None
     name: str = Field(..., max_length=200)
     amount: Decimal = Field(Decimal("0"), ge=0, max_digits=16, decimal_places=2)
     expected_close_date: datetime.date
-    stage_id: int
+    stage_id: Int
     lost_reason: str = Field("", max_length=300)
-    owner_id: int | None = None
+    owner_id: Int | None = None
     notes: str = ""
 
 
 class OpportunityPatch(Schema):
-    account_id: int | None = None
-    contact_id: int | None = None
+    account_id: Int | None = None
+    contact_id: Int | None = None
     name: str | None = Field(None, max_length=200)
     amount: Decimal | None = Field(None, ge=0, max_digits=16, decimal_places=2)
     expected_close_date: datetime.date | None = None
-    stage_id: int | None = None
+    stage_id: Int | None = None
     lost_reason: str | None = Field(None, max_length=300)
-    owner_id: int | None = None
+    owner_id: Int | None = None
     notes: str | None = None
 
 

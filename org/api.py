@@ -21,7 +21,7 @@ from core.api import (
     resolver,
 )
 from core.choices import Action
-from core.ids import Id
+from core.ids import Id, Int
 
 from . import actions
 from .models import Department, Role, User
@@ -45,18 +45,18 @@ class DepartmentOut(Schema):
 class DepartmentIn(Schema):
     name: str = Field(..., max_length=100)
     code: str = Field("", max_length=50)
-    parent_id: int | None = None
-    head_id: int | None = None
-    sort_order: int = 0
+    parent_id: Int | None = None
+    head_id: Int | None = None
+    sort_order: Int = 0
     is_active: bool = True
 
 
 class DepartmentPatch(Schema):
     name: str | None = Field(None, max_length=100)
     code: str | None = Field(None, max_length=50)
-    parent_id: int | None = None
-    head_id: int | None = None
-    sort_order: int | None = None
+    parent_id: Int | None = None
+    head_id: Int | None = None
+    sort_order: Int | None = None
     is_active: bool | None = None
 
 
@@ -118,8 +118,8 @@ class UserIn(Schema):
     mobile: str = Field("", max_length=32)
     title: str = Field("", max_length=60)
     employee_no: str = Field("", max_length=40)
-    department_id: int | None = None
-    manager_id: int | None = None
+    department_id: Int | None = None
+    manager_id: Int | None = None
     role_ids: list[Id] | None = None
     password: str | None = Field(None, min_length=8, max_length=128)
 
@@ -130,8 +130,8 @@ class UserPatch(Schema):
     mobile: str | None = Field(None, max_length=32)
     title: str | None = Field(None, max_length=60)
     employee_no: str | None = Field(None, max_length=40)
-    department_id: int | None = None
-    manager_id: int | None = None
+    department_id: Int | None = None
+    manager_id: Int | None = None
     role_ids: list[Id] | None = None
 
 
@@ -143,7 +143,7 @@ class UserFilter(FilterSchema):
 
 
 class DeactivateIn(Schema):
-    hand_over_to_id: int | None = Field(None, description="Receives every record the departing user owns.")
+    hand_over_to_id: Int | None = Field(None, description="Receives every record the departing user owns.")
 
 
 class HandOverOut(Schema):
@@ -281,7 +281,7 @@ def delete_user(request, user_id: int):
 class GrantSchema(Schema):
     object_type: str
     actions: list[str]
-    scope: int = Field(..., ge=1, le=4, description="1 own, 2 own department, 3 department and below, 4 all")
+    scope: Int = Field(..., ge=1, le=4, description="1 own, 2 own department, 3 department and below, 4 all")
 
 
 class RoleOut(Schema):

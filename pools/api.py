@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from core.api import ErrorOut, ListParams, api_field_errors, list_page
 from core.errors import NotFoundError
-from core.ids import Id
+from core.ids import Id, Int
 from core.regions import regions
 
 from . import actions
@@ -59,10 +59,10 @@ class PoolIn(Schema):
     object_type: str = Field(..., description="`lead` or `account`.")
     description: str = Field("", max_length=300)
     is_active: bool = True
-    daily_claim_limit: int | None = Field(None, description="Claims per user per day; null: no limit.")
-    ownership_limit: int | None = Field(None, description="Records of this kind a user may own at once; null: none.")
-    cooldown_days: int = Field(0, description="Days before a previous owner may claim the same record again.")
-    reminder_days: int = Field(3, description="Remind owners this many days before recycling; 0: never.")
+    daily_claim_limit: Int | None = Field(None, description="Claims per user per day; null: no limit.")
+    ownership_limit: Int | None = Field(None, description="Records of this kind a user may own at once; null: none.")
+    cooldown_days: Int = Field(0, description="Days before a previous owner may claim the same record again.")
+    reminder_days: Int = Field(3, description="Remind owners this many days before recycling; 0: never.")
     remind_manager: bool = False
     recycles_unpooled: bool = False
     member_department_ids: list[Id] = Field([], description="Members: these departments and everything below.")
@@ -75,10 +75,10 @@ class PoolPatch(Schema):
     object_type: str | None = None
     description: str | None = Field(None, max_length=300)
     is_active: bool | None = None
-    daily_claim_limit: int | None = None
-    ownership_limit: int | None = None
-    cooldown_days: int | None = None
-    reminder_days: int | None = None
+    daily_claim_limit: Int | None = None
+    ownership_limit: Int | None = None
+    cooldown_days: Int | None = None
+    reminder_days: Int | None = None
     remind_manager: bool | None = None
     recycles_unpooled: bool | None = None
     member_department_ids: list[Id] | None = None
@@ -107,7 +107,7 @@ class PoolRuleIn(Schema):
     kind: str = Field(
         ..., description="`no_followup`, `not_converted` (leads), `no_opportunity`, `not_won` (accounts)."
     )
-    days: int = Field(..., description="N: recycle after N days.")
+    days: Int = Field(..., description="N: recycle after N days.")
     grade_days: dict[str, Any] = Field({}, description='Accounts: N per grade, e.g. {"A": 60, "B": 30}.')
     day_count: str = Field("calendar", description="`calendar` or `working` (China's working days).")
     exempt_locked: bool = True
@@ -119,7 +119,7 @@ class PoolRuleIn(Schema):
 class PoolRulePatch(Schema):
     name: str | None = Field(None, max_length=100)
     kind: str | None = None
-    days: int | None = None
+    days: Int | None = None
     grade_days: dict[str, Any] | None = None
     day_count: str | None = None
     exempt_locked: bool | None = None
@@ -166,12 +166,12 @@ class ReleaseIn(Schema):
         description="no_need, unreachable, not_decision_maker, has_supplier, wrong_info, out_of_territory, other",
     )
     note: str = Field("", max_length=300, description="Required when the reason is `other`.")
-    pool_id: int | None = Field(None, description="Only for a record that was never in a pool.")
+    pool_id: Int | None = Field(None, description="Only for a record that was never in a pool.")
 
 
 class AssignIn(Schema):
     ids: list[Id] = Field(..., min_length=1, max_length=actions.MAX_ASSIGN)
-    user_id: int
+    user_id: Int
 
 
 class CountOut(Schema):

@@ -307,6 +307,19 @@ def test_numbers_and_ids_no_record_can_have_are_answered_as_the_callers_mistake(
         assert answer.status_code == 404 and answer.json_body["code"] == "not_found", path
 
 
+def test_true_and_false_are_not_taken_for_numbers_or_ids(org, api_for):
+    """JSON's true would otherwise be read as 1: `"owner_id": true` handed a lead to user 1."""
+    from leads.models import Lead
+
+    api = api_for(org.admin)
+    created = api.post("/leads/", {"company": "布尔公司", "owner_id": True})
+    assert created.status_code == 422 and created.json_body["errors"]["owner_id"] == ["Enter a whole number."]
+    assert not Lead.objects.filter(company="布尔公司").exists()
+    pool = api.post("/pools/", {"name": "布尔池", "object_type": "lead", "cooldown_days": False, "member_user_ids": [True]})
+    assert pool.status_code == 422 and {"cooldown_days", "member_user_ids.0"} <= set(pool.json_body["errors"])
+    assert api.post("/leads/", {"company": "数字公司", "owner_id": org.admin.pk}).status_code == 201
+
+
 def test_roles_can_be_deleted_only_when_nobody_holds_them(org, api_for):
     api = api_for(org.admin)
     role = api.post(
