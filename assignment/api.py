@@ -17,7 +17,7 @@ from core import hooks
 from core.api import ErrorOut, etag_for, expected_version
 from core.choices import Action
 from core.errors import DomainError, NotFoundError, validation_error_fields
-from core.ids import MAX_COUNT, Id, Int
+from core.ids import MAX_COUNT, Id, Int, whole
 from org.permissions import require_admin
 
 from . import actions
@@ -79,8 +79,8 @@ class RuleOut(Schema):
 
 class RuleIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    order: Int | None = Field(
-        None, ge=0, le=MAX_ORDER, description="Position; rules are tried from the lowest. Defaults to last."
+    order: whole(0, MAX_ORDER) | None = Field(
+        None, description="Position; rules are tried from the lowest. Defaults to last."
     )
     is_active: bool = True
     conditions: dict[str, Any] = Field(
@@ -89,18 +89,18 @@ class RuleIn(Schema):
     strategy: str = Field(..., description="users, round_robin, least_loaded, territory or pool.")
     member_ids: list[Id] = Field(default_factory=list, description="Users in their fixed order.")
     pool_id: Int | None = Field(None, description="For the pool strategy.")
-    max_open_leads: Int | None = Field(None, ge=0, le=MAX_COUNT, description="Skip users holding this many open leads.")
+    max_open_leads: whole(0, MAX_COUNT) | None = Field(None, description="Skip users holding this many open leads.")
 
 
 class RulePatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: whole(0, MAX_ORDER) | None = None
     is_active: bool | None = None
     conditions: dict[str, Any] | None = None
     strategy: str | None = None
     member_ids: list[Id] | None = None
     pool_id: Int | None = None
-    max_open_leads: Int | None = Field(None, ge=0, le=MAX_COUNT)
+    max_open_leads: whole(0, MAX_COUNT) | None = None
 
 
 class MoveIn(Schema):
@@ -331,7 +331,7 @@ class LimitOut(Schema):
 
 
 class LimitIn(Schema):
-    max_open_leads: Int | None = Field(..., ge=0, le=MAX_COUNT, description="null removes the cap.")
+    max_open_leads: whole(0, MAX_COUNT) | None = Field(..., description="null removes the cap.")
 
 
 @router.get("/limits", response={200: list[LimitOut], 403: ErrorOut}, operation_id="lead_limit_list")
@@ -372,14 +372,14 @@ class FactIn(Schema):
     code: str = Field(..., max_length=40, description="Lower-case letters, digits, underscores; fact:code in criteria.")
     label: str = Field(..., min_length=1, max_length=100)
     help: str = Field("", max_length=300)
-    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: whole(0, MAX_ORDER) | None = None
     is_active: bool = True
 
 
 class FactPatch(Schema):
     label: str | None = Field(None, min_length=1, max_length=100)
     help: str | None = Field(None, max_length=300)
-    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: whole(0, MAX_ORDER) | None = None
     is_active: bool | None = None
 
 
@@ -395,7 +395,7 @@ class LevelOut(Schema):
 
 class LevelIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
-    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: whole(0, MAX_ORDER) | None = None
     conditions: dict[str, Any] = Field(default_factory=dict, description="Criteria over facts (fact:code) and fields.")
     lead_status: str = Field("", description="Empty, contacted or qualified.")
     is_active: bool = True
@@ -403,7 +403,7 @@ class LevelIn(Schema):
 
 class LevelPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    order: Int | None = Field(None, ge=0, le=MAX_ORDER)
+    order: whole(0, MAX_ORDER) | None = None
     conditions: dict[str, Any] | None = None
     lead_status: str | None = None
     is_active: bool | None = None

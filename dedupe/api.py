@@ -17,7 +17,7 @@ from ninja import Field, Query, Router, Schema
 from core.api import ErrorOut, ListParams, list_page
 from core.choices import Action
 from core.errors import PermissionDeniedError
-from core.ids import Int
+from core.ids import Int, whole
 
 from . import actions, service
 from .choices import DEDUPE_OBJECTS
@@ -60,7 +60,7 @@ class CheckIn(Schema):
     credit_code: str = Field("", max_length=18, description="Accounts: unified social credit code.")
     account_id: Int | None = Field(None, description="Contacts: the account, for the same-name rule.")
     exclude_id: Int | None = Field(None, description="Checking an existing record: its own id, never a hit.")
-    limit: Int = Field(10, ge=1, le=50)
+    limit: whole(1, 50) = 10
 
 
 class CheckOut(Schema):

@@ -21,7 +21,7 @@ from core.api import (
     resolver,
 )
 from core.choices import Action
-from core.ids import Id, Int
+from core.ids import Id, Int, whole
 
 from . import actions
 from .models import Department, Role, User
@@ -281,7 +281,7 @@ def delete_user(request, user_id: int):
 class GrantSchema(Schema):
     object_type: str
     actions: list[str]
-    scope: Int = Field(..., ge=1, le=4, description="1 own, 2 own department, 3 department and below, 4 all")
+    scope: whole(1, 4) = Field(..., description="1 own, 2 own department, 3 department and below, 4 all")
 
 
 class RoleOut(Schema):
