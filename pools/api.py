@@ -148,7 +148,11 @@ class PoolRecordPage(Schema):
 
 
 class PoolRecordFilter(Schema):
-    q: str | None = Field(None, max_length=100, description="Search: name, pinyin, initials, phone digits.")
+    q: str | None = Field(
+        None,
+        max_length=100,
+        description="Search by name: characters, pinyin or initials (not phone or e-mail, shown only after claiming).",
+    )
 
 
 class ClaimOut(Schema):
@@ -369,9 +373,9 @@ def pool_records(request, pool_id: int, params: Query[ListParams], filters: Quer
     pool = get_pool(request, pool_id)
     qs = pool.open_records()
     if filters.q:
-        from search.backends import filter_matching
+        from search.backends import filter_matching_names
 
-        qs = filter_matching(qs, filters.q)
+        qs = filter_matching_names(qs, filters.q)
     page = list_page(qs, params, RECORD_ORDERINGS)
     return {"results": [record_out(r) for r in page["results"]], "next_cursor": page["next_cursor"]}
 

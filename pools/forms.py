@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.choices import Grade
 from core.forms import IdMultipleChoiceField
+from core.views import FilterForm
 from core.widgets import DateInput
 
 from .choices import RULE_KINDS_BY_TYPE, DayCount, PoolObjectType, ReleaseReason, RuleKind
@@ -179,3 +180,13 @@ class HolidayForm(BootstrapMixin, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.style()
+
+
+class PoolFilterForm(FilterForm):
+    """A pool's search: by the waiting records' names, not by the phones and e-mails members see only
+    after claiming."""
+
+    def apply_search(self, qs, query):
+        from search.backends import filter_matching_names
+
+        return filter_matching_names(qs, query)

@@ -24,11 +24,11 @@ from core.choices import Action
 from core.errors import DomainError, NotFoundError, validation_error_fields
 from core.ids import parse_id, parse_ids
 from core.keyset import keyset_page
-from core.views import FilterForm, apply_errors, capped_count
+from core.views import apply_errors, capped_count
 
 from . import actions
 from .choices import PoolObjectType, ReleaseReason
-from .forms import HolidayForm, MembersForm, PoolForm, ReleaseForm, RuleForm
+from .forms import HolidayForm, MembersForm, PoolFilterForm, PoolForm, ReleaseForm, RuleForm
 from .models import ClaimLog, HolidayCalendar, Pool, RecyclingRule, is_pool_superadmin
 
 PAGE_SIZE = 25
@@ -84,7 +84,7 @@ def pool_detail(request, pk):
         if request.POST.get("operation") == "assign" and is_admin:
             return _assign(request, pool)
         raise Http404
-    form = FilterForm(request.GET or None)
+    form = PoolFilterForm(request.GET or None)
     qs = pool.open_records()
     if form.is_bound:
         qs = form.apply(qs)
@@ -140,6 +140,15 @@ def _record_in_pool(request, pool, record_pk):
     return record
 
 
+def _shown_to(user, pool, record) -> bool:
+    """Whether `user` may see `record`'s pool card: while it waits in the pool, as a member; after, as
+    anyone else, only through the permission point."""
+    now = pool.model.objects.filter(pk=record.pk).values("owner_id", "pool_id").first()
+    if now is not None and now["owner_id"] is None and now["pool_id"] == pool.pk:
+        return True
+    return pool.model.objects.visible_to(user, Action.VIEW).filter(pk=record.pk).exists()
+
+
 @login_required
 def pool_record(request, pk, record_pk):
     """A waiting record as the pool's members see it before claiming, with the reasons it came back."""
@@ -187,6 +196,9 @@ def claim(request, pk, record_pk):
             "pools/_record_row.html",
             {
                 "obj": record,
+                # A record someone owns now shows only to those who may see it: any pool member could
+                # otherwise read the card of every record that ever waited in the pool by trying ids.
+                "hidden": error is not None and not _shown_to(request.user, pool, record),
                 "pool": pool,
                 "is_member": True,
                 "is_admin": pool.is_admin(request.user),

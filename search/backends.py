@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from .tokens import query_terms, type_token
+from core.choices import ObjectType
+
+from .tokens import name_tokens, query_terms, type_token
 
 CANDIDATE_LIMIT = 2000
 
@@ -74,3 +76,26 @@ def filter_matching(qs, query: str):
     if candidates is None:
         return qs
     return qs.filter(pk__in=RawSQL(*candidates))  # noqa: S611 - SQL is ours, the query is a bound parameter
+
+
+# The names a public pool's members may search its waiting records by: not their phones or e-mails, which
+# members see only after claiming (a search by them would tell which waiting record has that number).
+NAME_FIELDS = {ObjectType.LEAD: ("company", "contact_name"), ObjectType.ACCOUNT: ("name", "short_name")}
+
+
+def names_match(words: list[list[str]], names) -> bool:
+    """Every query word is a prefix of a token of one of `names`, as the index would find it."""
+    tokens = set().union(*(name_tokens(name) for name in names))
+    return all(any(token.startswith(alternatives) for token in tokens) for alternatives in map(tuple, words))
+
+
+def filter_matching_names(qs, query: str):
+    """`filter_matching` by the records' names alone: the index's matches among `qs`, kept when their names
+    match every word (the index holds phones and e-mails in the same tokens)."""
+    candidates = candidate_ids_sql(qs.model.object_type, query)
+    if candidates is None:
+        return qs
+    words = query_terms(query)
+    fields = NAME_FIELDS[qs.model.object_type]
+    rows = qs.order_by().filter(pk__in=RawSQL(*candidates)).values_list("pk", *fields)  # noqa: S611 - ours
+    return qs.filter(pk__in=[pk for pk, *names in rows if names_match(words, names)])

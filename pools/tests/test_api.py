@@ -201,3 +201,27 @@ def test_lists_do_not_query_per_row(world, api_for):
         world.lead(f"线索{i}", province_code="31", city_code="3101")
     assert queries("/pools/") == few_pools
     assert queries(records) == few_records
+
+
+@pytest.mark.django_db
+def test_a_pool_is_searched_by_names_not_by_the_phones_and_emails_members_see_after_claiming(world, api_for, web_for):
+    """Searching a pool by a phone number or an e-mail told which waiting record had it, though a member
+    sees neither before claiming."""
+    lead = world.lead("杭州海康威视数字技术股份有限公司", contact_name="耿杰", phone="13448931261", email="zqx@hik.cn")
+    world.lead("杭州另一家公司", contact_name="王五")
+    api = api_for(world.rep)
+    path = f"/pools/{world.lead_pool.pk}/records"
+
+    def found(query):
+        return [r["id"] for r in api.get(path, {"q": query}).json_body["results"]]
+
+    for query in ("13448931261", "1261", "zqx", "hik"):
+        assert found(query) == [], query
+        page = web_for(world.rep).get(f"/pools/{world.lead_pool.pk}/", {"q": query}).content.decode()
+        assert "海康威视" not in page, query
+    for query in ("海康", "haikang", "hkws", "耿杰", "gengjie", "杭州 海康"):
+        assert found(query) == [lead.pk], query
+    assert "海康威视" in web_for(world.rep).get(f"/pools/{world.lead_pool.pk}/", {"q": "海康"}).content.decode()
+    # the same phone still finds the lead in the global search of one who may see it
+    hits = api_for(world.org.admin).get("/search/", {"q": "13448931261"}).json_body
+    assert lead.pk in [hit["id"] for hit in hits["results"]]

@@ -43,6 +43,32 @@ def test_htmx_claim_swaps_the_row(world, web_for):
 
 
 @pytest.mark.django_db
+def test_a_failed_claim_shows_nothing_of_a_record_someone_else_owns_now(world, web_for):
+    """Any member could otherwise read the card of every record that ever waited in the pool by trying
+    ids: its company, contact, region and dates came back in the row with the error."""
+    lead = world.lead("别人的公司")
+    Lead.objects.filter(pk=lead.pk).update(contact_name="保密联系人")
+    web_for(world.rep).post(f"/pools/{world.lead_pool.pk}/records/{lead.pk}/claim/", HTTP_HX_REQUEST="true")
+    url = f"/pools/{world.lead_pool.pk}/records/{lead.pk}/claim/"
+    row = web_for(world.rep2).post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="claim-error"' in row and "Someone else has this record now." in row
+    assert (
+        "别人的公司" not in row
+        and "保密联系人" not in row
+        and f"/pools/{world.lead_pool.pk}/records/{lead.pk}/" not in row
+    )
+    # his manager may see the rep's leads: the row shows him the record, with the reason
+    row = web_for(world.boss).post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "别人的公司" in row and 'data-testid="claim-error"' in row
+    # a refusal while the record still waits in the pool (his daily limit) keeps its card
+    other = world.lead("还在公海的公司")
+    Pool.objects.filter(pk=world.lead_pool.pk).update(daily_claim_limit=0)
+    url = f"/pools/{world.lead_pool.pk}/records/{other.pk}/claim/"
+    row = web_for(world.rep2).post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "还在公海的公司" in row and 'data-testid="claim-error"' in row
+
+
+@pytest.mark.django_db
 def test_plain_claim_redirects_to_the_record(world, web_for):
     Pool.objects.filter(pk=world.lead_pool.pk).update(daily_claim_limit=0)
     lead = world.lead()
