@@ -171,6 +171,8 @@ def api_field_errors(schema, error: ValidationError) -> ValidationError:
     for key, messages in fields.items():
         if key not in names and f"{key}_id" in names:
             key = f"{key}_id"
+        elif key not in names and f"{key.removesuffix('s')}_ids" in names:  # a model's `roles` is `role_ids`
+            key = f"{key.removesuffix('s')}_ids"
         renamed.setdefault(key, []).extend(messages)
     return ValidationError(renamed)
 

@@ -14,9 +14,10 @@ from core import actions as core_actions
 from core import history
 from core.choices import Action, HistoryAction, ObjectType
 from core.errors import PermissionDeniedError
-from core.permissions import can, forget_grants
+from core.permissions import can, forget_grants, grants_for
 
 from .models import Department, Role, RolePermission, User
+from .permissions import ADMIN_ROLE_CODE, is_admin
 
 # Notes, labels and notifications kept as written and shown in the reader's language (core.history).
 DEPARTED_NOTE = history.message(gettext_noop("Departed"))
@@ -83,9 +84,87 @@ def _check_user_scope(actor, target_department, action: str) -> None:
         )
 
 
+# Rights over people and roles: whoever gives them to someone could, through him, give himself anything.
+ORG_TYPES = (ObjectType.USER, ObjectType.DEPARTMENT, ObjectType.ROLE)
+
+
+def _covers(actor, role: Role, object_types=None) -> bool:
+    """The actor's own rights include every right `role` gives (on `object_types`, or on everything)."""
+    if role.code == ADMIN_ROLE_CODE:  # settings rights (pools, rules, forms) are not in its permission rows
+        return False
+    grants = grants_for(actor)
+    for permission in role.permissions.all():
+        if object_types is not None and permission.object_type not in object_types:
+            continue
+        for action in permission.actions or []:
+            scope = grants.scope(permission.object_type, action)
+            if scope is None or scope < permission.scope:
+                return False
+    return True
+
+
+def may_grant(actor, role: Role) -> bool:
+    """Whether `actor` may give (or take away) `role`. An HR system's account may give the roles of the
+    sales organisation (that is its job), but not the administrator's role nor rights over people and
+    roles beyond its own: otherwise whoever may edit users could make himself administrator."""
+    return actor.is_superuser or is_admin(actor) or _covers(actor, role, ORG_TYPES)
+
+
+def may_log_in_as(actor, target: User) -> bool:
+    """Whether `actor` may set `target`'s password, and so sign in with his rights: only when every one
+    of them is the actor's own as well."""
+    if actor.pk == target.pk or actor.is_superuser or is_admin(actor):
+        return True
+    return not target.is_superuser and all(_covers(actor, role) for role in target.roles.all())
+
+
+def _check_roles_change(actor, before, after, *, with_password: bool = False) -> None:
+    """`with_password`: a new account the actor can sign in with, so only with rights he has himself."""
+    unrestricted = actor.is_superuser or is_admin(actor)
+
+    def refused(role) -> bool:
+        return not may_grant(actor, role) or (with_password and not unrestricted and not _covers(actor, role))
+
+    names = sorted(role.name for role in set(before) ^ set(after) if refused(role))
+    if names:
+        raise ValidationError(
+            {
+                "roles": [
+                    _("You may not give or take away the role “%(roles)s”: it grants rights you do not have.")
+                    % {"roles": "”, “".join(names)}
+                ]
+            }
+        )
+
+
+def check_may_set_password(*, actor, target: User) -> None:
+    if not may_log_in_as(actor, target):
+        raise ValidationError(
+            {"password": [_("You may not set the password of a user who holds rights you do not have.")]}
+        )
+
+
+@transaction.atomic
+def set_password(*, target: User, user, password: str) -> User:
+    current = core_actions.get_for(User, user, Action.EDIT, target.pk, lock=True)
+    check_may_set_password(actor=user, target=current)
+    current.set_password(password)
+    current.save(update_fields=["password"])
+    history.write(
+        instance=current,
+        action=HistoryAction.UPDATE,
+        actor=user,
+        changes=[{"field": "password", "label": _("password"), "old": "", "new": ""}],
+        note=_("Password set by %(user)s.") % {"user": user},
+    )
+    return current
+
+
 @transaction.atomic
 def create_user(*, user, data: dict, roles=None, password: str | None = None) -> User:
     _check_user_scope(user, data.get("department"), Action.CREATE)
+    if roles:
+        _check_roles_change(user, [], roles, with_password=bool(password))
     new = User(**data)
     if password:
         new.set_password(password)
@@ -119,6 +198,7 @@ def update_user(*, target: User, user, data: dict, roles=None, expected_version=
     core_actions._save(current)
     changes = history.diff(current, before, history.snapshot(current))
     if roles is not None:
+        _check_roles_change(user, list(current.roles.all()), roles)
         current.roles.set(roles)
         forget_grants(current)
         after_roles = ", ".join(sorted(r.name for r in roles))

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -112,16 +113,16 @@ def user_form(request, pk=None):
                     user=request.user, data=data, roles=roles, password=form.cleaned_data.get("password")
                 )
             else:
-                saved = actions.update_user(
-                    target=instance,
-                    user=request.user,
-                    data=data,
-                    roles=roles,
-                    expected_version=request.POST.get("version"),
-                )
-                if form.cleaned_data.get("password"):
-                    saved.set_password(form.cleaned_data["password"])
-                    saved.save(update_fields=["password"])
+                with transaction.atomic():  # a refused password leaves the other changes unsaved too
+                    saved = actions.update_user(
+                        target=instance,
+                        user=request.user,
+                        data=data,
+                        roles=roles,
+                        expected_version=request.POST.get("version"),
+                    )
+                    if form.cleaned_data.get("password"):
+                        actions.set_password(target=saved, user=request.user, password=form.cleaned_data["password"])
             messages.success(request, _("User saved."))
             return redirect("org:users")
         except ValidationError as error:
