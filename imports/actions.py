@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
 import re
 from pathlib import Path
 from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +33,8 @@ from .parsing import (
     read_header,
     rows_to_csv,
 )
+
+log = logging.getLogger(__name__)
 
 # Notes and notifications kept as written and shown in the reader's language (core.history).
 FINISHED_TITLE = history.message(gettext_noop("Import of %(file)s finished"))
@@ -173,14 +178,26 @@ def start(*, job: ImportJob, user) -> ImportJob:
     if "company" not in job.mapping.values():
         raise ValidationError({"mapping": [_("Map a column to the company name.")]})
     with transaction.atomic():
-        updated = ImportJob.objects.filter(pk=job.pk, status=JobStatus.UPLOADED).update(status=JobStatus.QUEUED)
+        updated = ImportJob.objects.filter(pk=job.pk, status=JobStatus.UPLOADED).update(
+            status=JobStatus.QUEUED, progress_at=timezone.now()
+        )
     if not updated:
         raise DomainError(_("This import has already started."), code="import_started", status=409)
-    from .jobs import run_import
-
-    transaction.on_commit(lambda: run_import.enqueue(job.pk))
+    transaction.on_commit(lambda: _enqueue(job.pk))
     job.refresh_from_db()
     return job
+
+
+def _enqueue(job_id: int) -> None:
+    """Hand the job to the workers. A queue that cannot be reached (Redis down) leaves the job queued
+    and marked silent, for the next `resume_interrupted` to hand over again."""
+    from .jobs import run_import
+
+    try:
+        run_import.enqueue(job_id)
+    except Exception:
+        log.exception("import %s could not be queued; the scheduler will queue it again", job_id)
+        ImportJob.objects.filter(pk=job_id).update(progress_at=None)
 
 
 def cancel(*, job: ImportJob, user) -> ImportJob:
@@ -194,22 +211,33 @@ def cancel(*, job: ImportJob, user) -> ImportJob:
     return job
 
 
-def resume_interrupted(*, indexing_grace_minutes: int = 10) -> int:
-    """Re-queue imports a dead worker left behind: RUNNING ones continue from their last committed batch,
-    finished ones whose search indexing never completed (after a grace period) index again. Safe when the
-    job is in fact alive: batches are claimed by cursor under a lock and indexing replaces, never adds."""
-    import datetime
+# Longer than a worker ever goes between two signs of life (a committed batch, an indexed chunk): a job
+# silent for longer lost its worker. A queued job waits its turn behind other imports, so only one
+# silent for QUEUED_STALLED_AFTER (or never handed over) is queued again.
+STALLED_AFTER = datetime.timedelta(minutes=2)
+QUEUED_STALLED_AFTER = datetime.timedelta(minutes=10)
 
-    from django.db.models import Q
-    from django.utils import timezone
 
-    from .jobs import run_import
-
-    stale = timezone.now() - datetime.timedelta(minutes=indexing_grace_minutes)
-    unindexed = Q(status=JobStatus.DONE, indexed=False, created_count__gt=0, finished_at__lt=stale)
-    ids = list(ImportJob.objects.filter(Q(status=JobStatus.RUNNING) | unindexed).values_list("pk", flat=True))
+def resume_interrupted(*, now=None) -> int:
+    """Hand again to the workers the imports a dead worker left behind, found by their silence: running
+    ones continue from their last committed batch; queued ones (a worker killed as it took the task, or
+    a queue that could not be reached) start; finished ones whose search indexing stopped index again.
+    Safe when the job is in fact alive: batches are claimed by cursor under a lock and indexing replaces,
+    never adds. Runs every minute from the scheduler."""
+    now = now or timezone.now()
+    silent = Q(progress_at__isnull=True) | Q(progress_at__lt=now - STALLED_AFTER)
+    stalled = (
+        Q(status=JobStatus.RUNNING, progress_at__lt=now - STALLED_AFTER)
+        | Q(status=JobStatus.RUNNING, progress_at__isnull=True)
+        | Q(status=JobStatus.QUEUED, progress_at__lt=now - QUEUED_STALLED_AFTER)
+        | Q(status=JobStatus.QUEUED, progress_at__isnull=True)
+        | (Q(status=JobStatus.DONE, indexed=False, created_count__gt=0) & silent)
+    )
+    ids = list(ImportJob.objects.filter(stalled).values_list("pk", flat=True))
+    # marked as handed over, so that the next run waits as long again before handing it over once more
+    ImportJob.objects.filter(pk__in=ids).update(progress_at=now)
     for pk in ids:
-        run_import.enqueue(pk)
+        _enqueue(pk)
     return len(ids)
 
 

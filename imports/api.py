@@ -35,6 +35,13 @@ class JobOut(Schema):
     error: str
     created_at: datetime.datetime
     finished_at: datetime.datetime | None = None
+    progress_at: datetime.datetime | None = Field(
+        None, description="When the job last showed life: queued, a batch committed, a chunk of search tokens built"
+    )
+    stalled: bool = Field(
+        description="Queued or running, yet silent for over 2 minutes: its worker has probably stopped; the "
+        "scheduler hands it to the workers again and it resumes from its last committed batch"
+    )
 
 
 class MappingIn(Schema):

@@ -47,6 +47,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When the job last showed life: queued, a batch committed, a chunk indexed. A queued or running job
+    # silent for longer than actions.STALLED_AFTER lost its worker (resume_interrupted picks it up).
+    progress_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Search tokens and abbreviation keys of the created records are built after the rows are in (derived
     # data, like any search engine's index); True once every created record of the job is searchable.
     indexed = models.BooleanField(default=False)
@@ -69,6 +72,14 @@ class ImportJob(models.Model):
     def indexing(self) -> bool:
         """Rows are in, search tokens of the new records are still being built."""
         return self.status == JobStatus.DONE and not self.indexed and self.created_count > 0
+
+    @property
+    def stalled(self) -> bool:
+        """Queued or running, yet silent for longer than a worker ever is between two batches."""
+        from .actions import STALLED_AFTER
+
+        busy = self.status in (JobStatus.QUEUED, JobStatus.RUNNING) or self.indexing
+        return busy and (self.progress_at is None or self.progress_at < timezone.now() - STALLED_AFTER)
 
     @property
     def finished(self) -> bool:

@@ -811,6 +811,7 @@ class BatchWriter:
                 self.write_chunk(rows, self.recheck(rows, verdicts, watermark), counts, decisions)
                 written += len(rows)
             ImportJob.objects.filter(pk=job.pk).update(
+                progress_at=timezone.now(),
                 processed_rows=start + written,
                 created_count=F("created_count") + counts[RowOutcome.CREATED],
                 merged_count=F("merged_count") + counts[RowOutcome.MERGED],
@@ -1143,7 +1144,7 @@ def _normalised(
         yield rows, verdicts, screen.watermark
 
 
-def _produce(pipe, args) -> None:
+def _produce(pipe, args, inherited=None) -> None:
     """The helper process: reads, normalises and screens the file ahead of the writer. It reads the
     database on a connection of its own (the writer's was closed before the fork), never writes to it."""
     import signal
@@ -1154,13 +1155,20 @@ def _produce(pipe, args) -> None:
     # from ending this process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if inherited is not None:
+        # The writer's end of the pipe, copied by the fork: held open here, a writer killed mid-import
+        # would leave this process blocked for good on a full pipe it is itself the reader of.
+        inherited.close()
     gc.disable()  # a short-lived process making millions of tuples and no cycles worth collecting
     try:
         for chunk in _normalised(*args):
             pipe.send(chunk)
         pipe.send(None)
+    except BrokenPipeError:  # the writer is gone
+        pass
     except BaseException as error:  # noqa: BLE001 - reported to the writer, which fails the job
-        pipe.send({"error": f"{type(error).__name__}: {error}"})
+        with contextlib.suppress(OSError):
+            pipe.send({"error": f"{type(error).__name__}: {error}"})
     finally:
         pipe.close()
         connection.close()
@@ -1212,7 +1220,7 @@ class Chunks:
 
         connection.close()  # a connection must not be shared with a forked process: each opens its own
         receiver, sender = self.context.Pipe(duplex=False)
-        self.helper = self.context.Process(target=_produce, args=(sender, tuple(self.args)), daemon=True)
+        self.helper = self.context.Process(target=_produce, args=(sender, tuple(self.args), receiver), daemon=True)
         self.helper.start()
         sender.close()
         try:
@@ -1320,7 +1328,9 @@ def run_job(job_id: int) -> ImportJob:
     if not can(job.created_by, ObjectType.LEAD, Action.CREATE):
         ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=_("You may not create leads."))
         return ImportJob.objects.get(pk=job.pk)
-    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=job.started_at or timezone.now())
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=job.started_at or timezone.now(), progress_at=timezone.now()
+    )
     job.refresh_from_db()
     try:
         start = job.processed_rows
@@ -1349,7 +1359,7 @@ def run_job(job_id: int) -> ImportJob:
         ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=str(error)[:2000])
         raise
     ImportJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.DONE, finished_at=timezone.now(), total_rows=F("processed_rows")
+        status=JobStatus.DONE, finished_at=timezone.now(), progress_at=timezone.now(), total_rows=F("processed_rows")
     )
     job.refresh_from_db()
     from core.notify import notify
@@ -1436,5 +1446,6 @@ def index_job(job: ImportJob) -> None:
             with transaction.atomic():
                 replace_documents(ObjectType.LEAD, ids, documents)
                 write_name_keys(ObjectType.LEAD, keys, replace_ids=ids, prepared=True)
+                ImportJob.objects.filter(pk=job.pk).update(progress_at=timezone.now())
     ImportJob.objects.filter(pk=job.pk).update(indexed=True)
     job.indexed = True

@@ -640,7 +640,7 @@ def test_an_import_whose_indexing_died_is_indexed_again_by_the_scheduler(rep, se
     SearchEntry.objects.filter(object_type="lead").delete()  # the worker died before indexing
     ImportJob.objects.filter(pk=job.pk).update(indexed=False)
     assert actions.resume_interrupted() == 0  # within the grace period a live worker may still be at it
-    ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - datetime.timedelta(minutes=11))
+    ImportJob.objects.filter(pk=job.pk).update(progress_at=timezone.now() - datetime.timedelta(minutes=3))
     assert actions.resume_interrupted() == 1
     job.refresh_from_db()
     assert job.indexed and SearchEntry.objects.filter(object_type="lead").count() == 2
@@ -1079,3 +1079,104 @@ def test_the_pages_say_what_the_preview_covers_and_why_rows_were_skipped(rep, we
     assert preview.count("Matches an existing lead: its empty fields will be filled in from this row.") == 2
     rows = api_for(rep).get(f"/imports/{third.pk}/preview").json_body
     assert [bool(r["match"]) for r in rows] == [True, True, False]
+
+
+def test_imports_whose_worker_died_are_found_by_their_silence_and_handed_over_again(
+    rep, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Found by killing workers: one killed as it took the task left the job queued for good (the old
+    resume only looked at running jobs), and a queue that could not be reached left it queued too; a
+    running job was handed over again every ten minutes, alive or not."""
+    import datetime
+
+    from django.utils import timezone
+
+    from imports import jobs
+
+    queued = []
+
+    class Queue:
+        def __init__(self, reachable=True):
+            self.reachable = reachable
+
+        def enqueue(self, pk):
+            if not self.reachable:
+                raise ConnectionError("redis down")
+            queued.append(pk)
+
+    monkeypatch.setattr(jobs, "run_import", Queue())
+    now = timezone.now()
+
+    def ago(**delta):
+        return now - datetime.timedelta(**delta)
+
+    alive = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2]))
+    waiting = actions.upload(user=rep, uploaded_file=csv_file(ROWS[2:4]))
+    lost = actions.upload(user=rep, uploaded_file=csv_file(ROWS[4:6]))
+    ImportJob.objects.filter(pk=alive.pk).update(
+        status=JobStatus.RUNNING, progress_at=now - datetime.timedelta(seconds=30)
+    )
+    ImportJob.objects.filter(pk=waiting.pk).update(
+        status=JobStatus.QUEUED, progress_at=now - datetime.timedelta(minutes=5)
+    )
+    ImportJob.objects.filter(pk=lost.pk).update(
+        status=JobStatus.QUEUED, progress_at=now - datetime.timedelta(minutes=11)
+    )
+    assert actions.resume_interrupted(now=now) == 1 and queued == [lost.pk]
+    assert not ImportJob.objects.get(pk=alive.pk).stalled
+    # once handed over, not again at the next minute, only after as long a silence again
+    assert actions.resume_interrupted(now=now + datetime.timedelta(minutes=1)) == 0
+    later = now + datetime.timedelta(minutes=3)
+    assert actions.resume_interrupted(now=later) == 1 and queued[-1] == alive.pk  # running, silent for 3.5 min
+
+    # a queue that cannot be reached: the job stays queued, marked for the next run, which hands it over
+    monkeypatch.setattr(jobs, "run_import", Queue(reachable=False))
+    fresh = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1]))
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh = actions.start(job=fresh, user=rep)
+    fresh.refresh_from_db()
+    assert fresh.status == JobStatus.QUEUED and fresh.progress_at is None and fresh.stalled
+    monkeypatch.setattr(jobs, "run_import", Queue())
+    assert actions.resume_interrupted() >= 1 and queued[-1] == fresh.pk
+
+
+def test_the_job_page_says_when_an_import_shows_no_progress(rep, web_for, api_for):
+    import datetime
+
+    from django.utils import timezone
+
+    job = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:2]))
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, progress_at=timezone.now())
+    page = web_for(rep).get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="stalled"' not in page
+    ImportJob.objects.filter(pk=job.pk).update(progress_at=timezone.now() - datetime.timedelta(minutes=5))
+    page = web_for(rep).get(job.get_absolute_url()).content.decode()
+    assert 'data-testid="stalled"' in page
+    answer = api_for(rep).get(f"/imports/{job.pk}").json_body
+    assert answer["stalled"] is True and answer["progress_at"]
+
+
+def test_the_helper_process_ends_when_the_writer_dies(rep):
+    """Found by killing a worker mid-import: its helper, forked with both ends of the pipe open, blocked
+    for good writing into a full pipe it was itself the reader of (hundreds of MB and a database
+    connection each, for ever). With the writer gone the helper must end."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork here")
+    rows = [[f"管道测试{i}有限公司", "张三", f"139{i:08d}", "", "上海", "展会"] for i in range(3000)]
+    job = actions.upload(user=rep, uploaded_file=csv_file(rows))
+    job.on_duplicate = "create"  # no duplicate screen: the helper never reads the database
+    args = pipeline.Chunks(job, 0, 1).args  # permits None: it sends every chunk, the pipe fills up
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    helper = context.Process(target=pipeline._produce, args=(sender, tuple(args), receiver), daemon=True)
+    helper.start()
+    sender.close()
+    receiver.close()  # the writer is killed: nobody here reads any more
+    helper.join(timeout=10)
+    alive = helper.is_alive()
+    if alive:
+        helper.kill()
+        helper.join()
+    assert not alive

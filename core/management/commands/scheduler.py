@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 DEFAULT_SCHEDULE = [
     {"name": "recycle", "task": "pools.jobs.recycle_due_records", "at": "01:00"},
     {"name": "reminders", "task": "pools.jobs.send_recycling_reminders", "at": "08:00"},
-    {"name": "resume-imports", "task": "imports.jobs.resume_imports", "every": 10},
+    {"name": "resume-imports", "task": "imports.jobs.resume_imports", "every": 1},
 ]
 TICK_SECONDS = 30
 
