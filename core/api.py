@@ -72,6 +72,7 @@ PYDANTIC_MESSAGES = {
     "date_type": lambda: _("Enter a valid date (YYYY-MM-DD)."),
     "datetime_parsing": lambda: _("Enter a valid date and time (ISO 8601)."),
     "datetime_from_date_parsing": lambda: _("Enter a valid date and time (ISO 8601)."),
+    "timezone_aware": lambda: _("Enter the date and time with its UTC offset, e.g. 2026-06-01T10:00:00+08:00."),
     "enum": lambda: _("Select a valid choice."),
     "literal_error": lambda: _("Select a valid choice."),
     "string_type": lambda: _("Enter text."),

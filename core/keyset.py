@@ -39,8 +39,10 @@ def decode_cursor(model, field_name: str, cursor: str):
         # Cursors are only ever made from non-null values, and times with their zone: anything else is forged
         if value is None or (isinstance(value, datetime.datetime) and timezone.is_naive(value)):
             raise ValueError(value)
+        if isinstance(value, str):
+            value.encode("utf-8")  # a lone surrogate ("\ud800") is in no row: UnicodeEncodeError
         return value, int(pk)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, ValidationError):
+    except (ValueError, TypeError, binascii.Error, UnicodeError, ValidationError):
         raise ValidationError({"cursor": [_("This cursor is not valid; start again from the first page.")]}) from None
 
 

@@ -4,49 +4,67 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 
 NUL = "\x00"
+# A JSON escape of a UTF-16 surrogate: "\ud800" alone is a character no UTF-8 text can hold.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-def _nul_paths(value, path: str = ""):
-    """Dotted paths (as the API names fields in its errors: `account.name`, `ids.0`) of the strings
-    holding a NUL character."""
+def flaw(text: str) -> str | None:
+    """Why neither database can store `text`, or None: a NUL (PostgreSQL refuses it) or a lone surrogate
+    (no UTF-8 text holds one)."""
+    if NUL in text:
+        return "nul"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "surrogate"
+    return None
+
+
+def _unstorable_paths(value, path: str = ""):
+    """(dotted path, flaw) of the strings neither database can store; paths as the API names fields in
+    its errors: `account.name`, `ids.0`."""
     if isinstance(value, str):
-        if NUL in value:
-            yield path or "__all__"
+        if problem := flaw(value):
+            yield path or "__all__", problem
     elif isinstance(value, dict):
         for key, item in value.items():
             name = f"{path}.{key}" if path else str(key)
-            if NUL in str(key):
-                yield name
+            if problem := flaw(str(key)):
+                yield name, problem
             else:
-                yield from _nul_paths(item, name)
+                yield from _unstorable_paths(item, name)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _nul_paths(item, f"{path}.{index}" if path else str(index))
+            yield from _unstorable_paths(item, f"{path}.{index}" if path else str(index))
 
 
 class RejectNulInApi:
-    """PostgreSQL stores no NUL character, in text or in JSON; SQLite does. An API call carrying one in its
-    query, its JSON body or its form fields is answered 422 naming each such field, the same on both
-    databases, before a handler can pass it on. Pages need no guard: Django's form fields refuse it."""
+    """PostgreSQL stores no NUL character, in text or in JSON; SQLite does. Neither stores a lone UTF-16
+    surrogate, which a JSON body can spell ("\\ud800"). An API call carrying one in its query, its JSON
+    body or its form fields is answered 422 naming each such field, the same on both databases, before a
+    handler can pass it on. Pages need no guard: Django's form fields refuse NUL, and form data is
+    decoded from bytes, which hold no lone surrogate."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
-            fields = self.fields_with_nul(request)
+            fields = self.unstorable_fields(request)
             if fields:
-                message = _("Null characters are not allowed.")
+                nul = _("Null characters are not allowed.")
+                other = _("This text holds a character that is not valid Unicode (a lone surrogate).")
                 return JsonResponse(
                     {
                         "code": "validation_error",
                         "message": _("Please correct the errors below."),
-                        "errors": {field: [message] for field in fields},
+                        "errors": {field: [nul if problem == "nul" else other] for field, problem in fields.items()},
                     },
                     status=422,
                     json_dumps_params={"ensure_ascii": False},
@@ -54,16 +72,27 @@ class RejectNulInApi:
         return self.get_response(request)
 
     @staticmethod
-    def fields_with_nul(request) -> list[str]:
-        fields = [key for key, values in request.GET.lists() if NUL in key or any(NUL in v for v in values)]
+    def unstorable_fields(request) -> dict[str, str]:
+        """The fields neither database can store: name → its flaw ("nul" or "surrogate")."""
+        found = list(_form_flaws(request.GET))
         if request.content_type == "application/x-www-form-urlencoded":
-            fields += [key for key, values in request.POST.lists() if NUL in key or any(NUL in v for v in values)]
+            found += _form_flaws(request.POST)
         elif request.content_type != "multipart/form-data":  # the API reads any other body as JSON
             # (uploads are left to the handlers: an anonymous client's file is not read before its 401)
             body = request.body
-            if b"\\u0000" in body or b"\x00" in body:
-                found = []
+            if b"\\u0000" in body or b"\x00" in body or SURROGATE_ESCAPE.search(body):
+                parsed = []
                 with contextlib.suppress(ValueError, RecursionError):  # not JSON: the API says so itself
-                    found = list(_nul_paths(json.loads(body)))
-                fields += found or (["__all__"] if b"\x00" in body else [])
-        return list(dict.fromkeys(fields))
+                    parsed = list(_unstorable_paths(json.loads(body)))
+                found += parsed or ([("__all__", "nul")] if b"\x00" in body else [])
+        fields: dict[str, str] = {}
+        for path, problem in found:
+            fields.setdefault(path, problem)
+        return fields
+
+
+def _form_flaws(data):
+    for key, values in data.lists():
+        problem = flaw(key) or next(filter(None, map(flaw, values)), None)
+        if problem:
+            yield key, problem

@@ -67,3 +67,10 @@ def validate_cn_phone(value: str) -> None:
         raise ValidationError(
             _("Enter a valid phone number, such as 13800138000 or 010-12345678."), code="invalid_phone"
         )
+
+
+def validate_plausible_moment(value) -> None:
+    """A time a sales record can carry: years 1900–2100. Year 1 in Asia/Shanghai (+08:05:43 then) is
+    stored by PostgreSQL as a BC timestamp it then refuses to read back, breaking every page showing it."""
+    if value is not None and not 1900 <= value.year <= 2100:
+        raise ValidationError(_("Enter a date between 1900 and 2100."), code="out_of_range")

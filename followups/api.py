@@ -2,6 +2,7 @@ import datetime
 from typing import Annotated
 
 from ninja import Field, FilterLookup, FilterSchema, Schema
+from pydantic import AwareDatetime
 
 from core.api import OwnedOut, build_crud_router, payload_data, resolver
 from core.ids import Id, Int
@@ -33,7 +34,7 @@ class FollowUpIn(Schema):
     contact_id: Int | None = None
     lead_id: Int | None = None
     opportunity_id: Int | None = None
-    occurred_at: datetime.datetime | None = None
+    occurred_at: AwareDatetime | None = Field(None, description="With its UTC offset, e.g. 2026-06-01T10:00:00+08:00")
     content: str = Field(..., min_length=1, max_length=10000)
     next_step: str = Field("", max_length=300)
     next_follow_up_on: datetime.date | None = None
@@ -42,7 +43,7 @@ class FollowUpIn(Schema):
 
 class FollowUpPatch(Schema):
     kind: str | None = None
-    occurred_at: datetime.datetime | None = None
+    occurred_at: AwareDatetime | None = Field(None, description="With its UTC offset, e.g. 2026-06-01T10:00:00+08:00")
     content: str | None = Field(None, min_length=1, max_length=10000)
     next_step: str | None = Field(None, max_length=300)
     next_follow_up_on: datetime.date | None = None

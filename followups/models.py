@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.choices import ObjectType
 from core.models import OwnedModel
+from core.validators import validate_plausible_moment
 
 from .choices import FollowUpType
 
@@ -57,7 +58,7 @@ class FollowUp(OwnedModel):
         related_name="followups",
         db_index=False,
     )
-    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now, validators=[validate_plausible_moment])
     content = models.TextField(_("what was said"))
     next_step = models.CharField(_("next step"), max_length=300, blank=True)
     next_follow_up_on = models.DateField(_("next follow-up date"), null=True, blank=True)

@@ -342,6 +342,48 @@ def test_the_openapi_document_states_bounds_in_json_schema_terms(client):
     assert (order["minimum"], order["maximum"]) == (0, 1_000_000)
 
 
+def test_text_no_database_can_store_is_refused_by_field(org, api_for):
+    """A lone surrogate ("\\ud800" in JSON) is no UTF-8: PostgreSQL's driver failed on it (500) in any
+    unbounded text field (notes, tags) and in a forged list cursor."""
+    import base64
+
+    api = api_for(org.admin)
+    body = '{"name": "代理\\ud800公司", "notes": "x\\ud800", "tags": ["\\uDFFF"]}'
+    answer = api.client.post("/api/v1/accounts/", body, content_type="application/json")
+    assert answer.status_code == 422
+    errors = answer.json()["errors"]
+    assert set(errors) == {"name", "notes", "tags.0"} and "Unicode" in errors["notes"][0]
+    # a proper pair of surrogates is one character (an emoji) and is stored
+    ok = '{"name": "表情\\ud83d\\ude00公司"}'
+    created = api.client.post("/api/v1/accounts/", ok, content_type="application/json")
+    assert created.status_code == 201 and created.json()["name"] == "表情😀公司"
+    cursor = base64.urlsafe_b64encode(b'["\\ud800", 1]').decode().rstrip("=")
+    listed = api.get("/accounts/", {"ordering": "name", "cursor": cursor})
+    assert listed.status_code == 422 and "cursor" in listed.json_body["errors"]
+
+
+def test_a_follow_up_needs_a_time_with_its_offset_and_within_reason(org, api_for, web_for):
+    """A time without offset (500 on save) and year 1 (stored by PostgreSQL as a BC time it cannot read
+    back, breaking every page that showed the follow-up) are field errors."""
+    from accounts.models import Account
+    from followups.models import FollowUp
+
+    account = Account.objects.create(name="时间测试公司", owner=org.admin)
+    api = api_for(org.admin)
+    for when in ("2026-06-01T10:00:00", "0001-01-01T00:00:00+08:00"):
+        answer = api.post("/followups/", {"account_id": account.pk, "content": "电话", "occurred_at": when})
+        assert answer.status_code == 422 and "occurred_at" in answer.json_body["errors"], when
+    page = web_for(org.admin).post(
+        "/followups/new/", {"account": account.pk, "kind": "call", "occurred_at": "0001-01-01T00:00", "content": "x"}
+    )
+    assert page.status_code == 200 and "Enter a date between 1900 and 2100." in page.content.decode()
+    assert not FollowUp.objects.filter(account=account).exists()
+    done = api.post(
+        "/followups/", {"account_id": account.pk, "content": "电话", "occurred_at": "2026-06-01T10:00:00+08:00"}
+    )
+    assert done.status_code == 201
+
+
 def test_roles_can_be_deleted_only_when_nobody_holds_them(org, api_for):
     api = api_for(org.admin)
     role = api.post(
