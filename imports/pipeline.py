@@ -93,6 +93,13 @@ def _region_index():
                 cities.setdefault(key, code)
         else:
             districts[(r.parent[code], name)] = code
+    # A municipality's one city level is named 市辖区: a file writes the municipality itself there (北京市,
+    # 北京), as people do.
+    for code, name in r.names.items():
+        if len(code) == 4 and name == "市辖区":
+            for key, province in provinces.items():
+                if province == r.parent[code]:
+                    cities.setdefault(key, code)
     return r, provinces, cities, districts
 
 

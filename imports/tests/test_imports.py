@@ -1180,3 +1180,17 @@ def test_the_helper_process_ends_when_the_writer_dies(rep):
         helper.kill()
         helper.join()
     assert not alive
+
+
+def test_a_municipality_written_as_its_own_city_is_understood():
+    """北京市 / 北京 is how people fill in a municipality's city; its one city level is named 市辖区."""
+    from imports.pipeline import resolve_region
+
+    assert resolve_region("北京市", "北京", "朝阳区") == (
+        {"province_code": "11", "city_code": "1101", "district_code": "110105"},
+        {},
+    )
+    assert resolve_region("上海", "上海市", "")[0]["city_code"] == "3101"
+    assert resolve_region("", "天津", "")[0] == {"province_code": "12", "city_code": "1201", "district_code": ""}
+    assert resolve_region("吉林", "吉林市", "")[0]["city_code"] == "2202"  # a province and its city of one name
+    assert "city" in resolve_region("北京", "上海", "")[1]
