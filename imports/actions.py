@@ -100,15 +100,19 @@ def upload(*, user, uploaded_file) -> ImportJob:
     job.file.save(f"{timezone.now():%Y%m%d%H%M%S}-{user.pk}.{kind}", uploaded_file, save=False)
     try:
         header, _sample = read_header(Path(job.file.path), kind)
-    except ValidationError:
+        return _describe(job, header)
+    except BaseException:  # refused or failed: no job refers to the file (a killed process: remove_orphan_files)
         job.file.delete(save=False)
         raise
+
+
+def _describe(job: ImportJob, header: list[str]) -> ImportJob:
     job.header = header
     layout = ImportLayout.objects.filter(object_type="lead", signature=header_signature(header)).first()
     if layout is None and is_rejected_rows_header(header):  # fixed rejected rows: the original's mapping
         layout = ImportLayout.objects.filter(object_type="lead", signature=header_signature(header[:-1])).first()
     job.mapping = layout.mapping if layout else guess_mapping(header)
-    job.total_rows = count_rows(Path(job.file.path), kind)
+    job.total_rows = count_rows(Path(job.file.path), job.kind)
     job.save()
     return job
 
@@ -216,6 +220,26 @@ def cancel(*, job: ImportJob, user) -> ImportJob:
 # silent for QUEUED_STALLED_AFTER (or never handed over) is queued again.
 STALLED_AFTER = datetime.timedelta(minutes=2)
 QUEUED_STALLED_AFTER = datetime.timedelta(minutes=10)
+
+
+def remove_orphan_files(*, now=None, older_than=datetime.timedelta(days=1)) -> int:
+    """Delete uploaded files no import refers to: a process killed between storing an upload and saving
+    its job leaves one behind (up to 200 MB each). Only files older than `older_than`, so an upload
+    under way is never touched. Scheduled daily."""
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT)
+    folder = root / "imports"
+    if not folder.is_dir():
+        return 0
+    cutoff = ((now or timezone.now()) - older_than).timestamp()
+    referenced = set(ImportJob.objects.exclude(file="").values_list("file", flat=True))
+    removed = 0
+    for path in folder.rglob("*"):
+        if path.is_file() and path.stat().st_mtime < cutoff and path.relative_to(root).as_posix() not in referenced:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def resume_interrupted(*, now=None) -> int:

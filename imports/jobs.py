@@ -15,3 +15,11 @@ def resume_imports() -> int:
     from .actions import resume_interrupted
 
     return resume_interrupted()
+
+
+@task(queue_name="imports")
+def remove_orphan_files() -> int:
+    """Scheduled: uploaded files no import refers to (see actions.remove_orphan_files)."""
+    from .actions import remove_orphan_files
+
+    return remove_orphan_files()

@@ -1194,3 +1194,25 @@ def test_a_municipality_written_as_its_own_city_is_understood():
     assert resolve_region("", "天津", "")[0] == {"province_code": "12", "city_code": "1201", "district_code": ""}
     assert resolve_region("吉林", "吉林市", "")[0]["city_code"] == "2202"  # a province and its city of one name
     assert "city" in resolve_region("北京", "上海", "")[1]
+
+
+def test_uploaded_files_no_import_refers_to_are_removed_once_old(rep, settings, tmp_path):
+    """A web process killed between storing an upload and saving its job left the file (up to 200 MB)
+    for good; a failed upload removes its file itself."""
+    import datetime
+    import os
+
+    from django.utils import timezone
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    kept = actions.upload(user=rep, uploaded_file=csv_file(ROWS[:1]))
+    folder = tmp_path / "imports" / "2026" / "01"
+    folder.mkdir(parents=True)
+    orphan, fresh = folder / "20260101000000-1.csv", folder / "20260101000001-1.csv"
+    orphan.write_bytes(b"x" * 100)
+    fresh.write_bytes(b"x" * 100)
+    day_old = (timezone.now() - datetime.timedelta(days=2)).timestamp()
+    os.utime(orphan, (day_old, day_old))
+    os.utime(kept.file.path, (day_old, day_old))
+    assert actions.remove_orphan_files() == 1
+    assert not orphan.exists() and fresh.exists() and os.path.exists(kept.file.path)

@@ -29,6 +29,7 @@ DEFAULT_SCHEDULE = [
     {"name": "recycle", "task": "pools.jobs.recycle_due_records", "at": "01:00"},
     {"name": "reminders", "task": "pools.jobs.send_recycling_reminders", "at": "08:00"},
     {"name": "resume-imports", "task": "imports.jobs.resume_imports", "every": 1},
+    {"name": "import-files", "task": "imports.jobs.remove_orphan_files", "at": "03:30"},
 ]
 TICK_SECONDS = 30
 
