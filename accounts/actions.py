@@ -1,5 +1,6 @@
 """State changes of accounts; pages, the API and jobs call these and nothing else."""
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -12,12 +13,36 @@ from .models import Account, Tag
 TAGS_LABEL = history.label(gettext_noop("Tags"))
 
 
+MAX_TAGS = 20
+
+
+def _tag_names(tag_names) -> list[str] | None:
+    """The tags as stored, or a field error: a tag longer than a tag holds was cut without a word before."""
+    if tag_names is None:
+        return None
+    names = sorted({n.strip() for n in tag_names if n and n.strip()})
+    longest = Tag._meta.get_field("name").max_length
+    too_long = [n for n in names if len(n) > longest]
+    if too_long:
+        raise ValidationError(
+            {
+                "tags": [
+                    _("A tag has at most %(n)d characters: “%(tag)s…”.") % {"n": longest, "tag": too_long[0][:longest]}
+                ]
+            }
+        )
+    if len(names) > MAX_TAGS:
+        raise ValidationError({"tags": [_("At most %(n)d tags.") % {"n": MAX_TAGS}]})
+    return names
+
+
 def _tag_setter(tag_names):
+    names = _tag_names(tag_names)
+
     def after_save(account):
-        if tag_names is None:
+        if names is None:
             return []
         before = ", ".join(sorted(t.name for t in account.tags.all()))
-        names = sorted({n.strip()[:30] for n in tag_names if n and n.strip()})
         tags = [Tag.objects.get_or_create(name=n)[0] for n in names]
         account.tags.set(tags)
         after = ", ".join(names)

@@ -515,18 +515,26 @@ def history_out(entry) -> dict:
     }
 
 
+TEXT_FIELDS = ("CharField", "TextField", "EmailField", "URLField", "SlugField")
+
+
+def stripped(data: dict) -> dict:
+    """Top-level text values without their surrounding whitespace, as the pages' form fields give them."""
+    return {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+
+
 def payload_data(model, payload, *, exclude=(), partial: bool = False) -> dict:
-    """Schema payload → model field values; null for a text field means empty text."""
+    """Schema payload → model field values; null for a text field means empty text, and text loses its
+    surrounding whitespace, as the pages' form fields do (a name of spaces alone is then a missing name)."""
     raw = payload.model_dump(exclude_unset=partial, exclude=set(exclude))
     data = {}
     for key, value in raw.items():
         field = model._meta.get_field(key)
-        if value is None and not field.null:
-            value = (
-                ""
-                if field.get_internal_type() in ("CharField", "TextField", "EmailField", "URLField", "SlugField")
-                else value
-            )
+        if field.get_internal_type() in TEXT_FIELDS:
+            if value is None and not field.null:
+                value = ""
+            elif isinstance(value, str):
+                value = value.strip()
         data[key] = value
     return data
 

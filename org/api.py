@@ -19,6 +19,7 @@ from core.api import (
     list_page,
     payload_data,
     resolver,
+    stripped,
 )
 from core.choices import Action
 from core.ids import Id, Int, whole
@@ -210,7 +211,7 @@ def get_user(request, user_id: int, response: HttpResponse):
 
 @users_router.post("/", response={201: UserOut, 403: ErrorOut, 422: ErrorOut}, summary="Create a user")
 def create_user(request, payload: UserIn):
-    data = payload.model_dump(exclude={"role_ids", "password", "department_id"})
+    data = stripped(payload.model_dump(exclude={"role_ids", "password", "department_id"}))
     data["department"] = _department(payload.department_id)
 
     def do_create():
@@ -231,7 +232,7 @@ def create_user(request, payload: UserIn):
 )
 def update_user(request, user_id: int, payload: UserPatch, response: HttpResponse):
     target = core_actions.get_for(User, request.user, Action.EDIT, user_id)
-    data = payload.model_dump(exclude_unset=True, exclude={"role_ids", "department_id"})
+    data = stripped(payload.model_dump(exclude_unset=True, exclude={"role_ids", "department_id"}))
     data = {k: ("" if v is None and k not in ("manager_id",) else v) for k, v in data.items()}
     if "department_id" in payload.model_fields_set:
         data["department"] = _department(payload.department_id)
@@ -332,7 +333,7 @@ def get_role(request, role_id: int):
 
 @roles_router.post("/", response={201: RoleOut, 403: ErrorOut, 422: ErrorOut}, summary="Create a role")
 def create_role(request, payload: RoleIn):
-    data = payload.model_dump(exclude={"permissions"})
+    data = stripped(payload.model_dump(exclude={"permissions"}))
     return Status(
         *idempotent_create(
             request,
@@ -349,7 +350,7 @@ def create_role(request, payload: RoleIn):
 )
 def update_role(request, role_id: int, payload: RoleIn):
     role = core_actions.get_for(Role, request.user, Action.EDIT, role_id)
-    data = payload.model_dump(exclude={"permissions"})
+    data = stripped(payload.model_dump(exclude={"permissions"}))
     return actions.save_role(
         user=request.user,
         data=data,

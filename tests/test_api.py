@@ -515,3 +515,35 @@ def test_a_merge_preview_reads_its_pair_in_a_transaction_of_its_own(org, api_for
         "/duplicates/merge/preview", {"object": "lead", "survivor_id": a.pk, "loser_id": b.pk}
     )
     assert preview.status_code == 200
+
+
+def test_a_name_of_whitespace_alone_is_a_missing_name_through_the_api(org, api_for):
+    """The pages strip text; the API stored "   \\t\\n" as an account's or a lead's name."""
+    api = api_for(org.admin)
+    for path, field in (("/accounts/", "name"), ("/leads/", "company")):
+        answer = api.post(path, {field: "   \t\n"})
+        assert answer.status_code == 422 and field in answer.json_body["errors"], path
+    created = api.post("/accounts/", {"name": "  华能集团 \n"}).json_body
+    assert created["name"] == "华能集团"
+
+
+def test_a_tag_too_long_for_a_tag_is_refused_not_cut(org, api_for, web_for):
+    from accounts.models import Account
+
+    api = api_for(org.admin)
+    answer = api.post("/accounts/", {"name": "标签公司", "tags": ["重点", "x" * 31]})
+    assert answer.status_code == 422 and "tags" in answer.json_body["errors"]
+    assert not Account.objects.filter(name="标签公司").exists()
+    assert api.post("/accounts/", {"name": "标签公司", "tags": [f"t{i}" for i in range(21)]}).status_code == 422
+    page = web_for(org.admin).post(
+        "/accounts/new/",
+        {
+            "name": "标签公司",
+            "tags": "重点, " + "y" * 40,
+            "grade": "B",
+            "account_type": "end_customer",
+            "status": "potential",
+        },
+    )
+    assert page.status_code == 200 and "A tag has at most 30 characters" in page.content.decode()
+    assert api.post("/accounts/", {"name": "标签公司", "tags": ["x" * 30]}).json_body["tags"] == ["x" * 30]
