@@ -39,7 +39,7 @@ class JobOut(Schema):
         None, description="When the job last showed life: queued, a batch committed, a chunk of search tokens built"
     )
     stalled: bool = Field(
-        description="Queued or running, yet silent for over 2 minutes: its worker has probably stopped; the "
+        description="Running yet silent for over 2 minutes (queued: 10): its worker has probably stopped; the "
         "scheduler hands it to the workers again and it resumes from its last committed batch"
     )
 

@@ -75,11 +75,14 @@ class ImportJob(models.Model):
 
     @property
     def stalled(self) -> bool:
-        """Queued or running, yet silent for longer than a worker ever is between two batches."""
-        from .actions import STALLED_AFTER
+        """Running, yet silent for longer than a worker ever is between two batches (queued: for longer
+        than a queue of other imports would keep it waiting)."""
+        from .actions import QUEUED_STALLED_AFTER, STALLED_AFTER
 
-        busy = self.status in (JobStatus.QUEUED, JobStatus.RUNNING) or self.indexing
-        return busy and (self.progress_at is None or self.progress_at < timezone.now() - STALLED_AFTER)
+        if not (self.status in (JobStatus.QUEUED, JobStatus.RUNNING) or self.indexing):
+            return False
+        silence = QUEUED_STALLED_AFTER if self.status == JobStatus.QUEUED else STALLED_AFTER
+        return self.progress_at is None or self.progress_at < timezone.now() - silence
 
     @property
     def finished(self) -> bool:
