@@ -195,6 +195,9 @@ def restore_record(*, instance, user):
     return current
 
 
+TRANSFER_NOTE_MAX = 500
+
+
 @transaction.atomic
 def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = "", own_words: bool = True) -> int:
     """Hand records to `new_owner` in one set-based update; each gets its history entry."""
@@ -207,6 +210,9 @@ def transfer_records(*, model, ids: Iterable[int], user, new_owner, note: str = 
         raise PermissionDeniedError()
     if new_owner is None or not new_owner.is_active:
         raise ValidationError({"owner": [_("Choose an active user to receive the records.")]})
+    if len(note) > TRANSFER_NOTE_MAX:  # the history keeps 500 characters: say so rather than cut the rest
+        message = _("At most %(max)d characters (this has %(n)d).") % {"max": TRANSFER_NOTE_MAX, "n": len(note)}
+        raise ValidationError({"note": [message]})
     if not owner_assignable(user, model.object_type, Action.TRANSFER, new_owner):
         raise ValidationError({"owner": [_("You cannot assign records to %(user)s.") % {"user": new_owner}]})
     allowed = list(
@@ -302,9 +308,14 @@ def issue_api_token(*, user, name: str) -> tuple:
     """A new bearer token for `user`; the raw secret is returned once and only its hash is kept."""
     from .models import ApiToken
 
-    name = (name or "").strip()[:80]
+    name = (name or "").strip()
     if not name:
         raise ValidationError({"name": [_("Give the token a name, e.g. the system that will use it.")]})
+    longest = ApiToken._meta.get_field("name").max_length
+    if len(name) > longest:
+        raise ValidationError(
+            {"name": [_("At most %(max)d characters (this has %(n)d).") % {"max": longest, "n": len(name)}]}
+        )
     if not user.is_active:
         raise ValidationError({"user": [_("%(user)s has left the company and cannot own records.") % {"user": user}]})
     return ApiToken.issue(user=user, name=name)

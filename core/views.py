@@ -209,9 +209,17 @@ class ObjectListView(LoginRequiredMixin, View):
         raise Http404
 
     def save_view(self):
-        name = (self.request.POST.get("name") or "").replace("\x00", "").strip()[:60]
-        query = self.request.POST.get("query", "").replace("\x00", "")[:1000]
-        if name:
+        name = (self.request.POST.get("name") or "").replace("\x00", "").strip()
+        query = self.request.POST.get("query", "").replace("\x00", "")
+        longest_name = SavedView._meta.get_field("name").max_length
+        longest_query = SavedView._meta.get_field("query").max_length
+        if len(name) > longest_name or len(query) > longest_query:  # cut, it would be another view
+            messages.error(
+                self.request,
+                _("A view's name has at most %(name)d characters and its filters at most %(query)d.")
+                % {"name": longest_name, "query": longest_query},
+            )
+        elif name:
             SavedView.objects.update_or_create(
                 user=self.request.user,
                 object_type=self.object_type,

@@ -478,3 +478,27 @@ def test_province_city_and_district_are_picked_not_typed(org, web_for):
     )
     converted = web.get(f"/leads/{lead.pk}/convert/").content.decode()
     assert '<select name="account_city_code"' in converted and '<option value="310115" selected>' in converted
+
+
+@pytest.mark.django_db
+def test_pages_refuse_what_they_used_to_cut_without_a_word(org, web_for):
+    """A hostile-input crawl found the pages cutting a transfer note to 500 characters, a saved view's
+    filters to 1,000 (another filter), a token name to 80, and no limit on a follow-up (the API's is
+    10,000): each is now refused with the reason, and nothing is saved."""
+    from accounts.models import Account
+    from core.models import ApiToken, ChangeLog, SavedView
+    from followups.models import FollowUp
+
+    web = web_for(org.admin)
+    account = Account.objects.create(name="限长公司", owner=org.admin)
+    rep = org.user("receiver", org.sh, scope=3)
+    page = web.post(f"/accounts/{account.pk}/transfer/", {"owner": rep.pk, "note": "备" * 501}, follow=True)
+    assert "At most 500 characters (this has 501)." in page.content.decode()
+    assert Account.objects.get(pk=account.pk).owner == org.admin
+    assert not ChangeLog.objects.filter(object_id=account.pk, action="transfer").exists()
+    page = web.post("/accounts/", {"operation": "save_view", "name": "长视图", "query": "q=" + "x" * 1000}, follow=True)
+    assert "at most 1000" in page.content.decode() and not SavedView.objects.filter(name="长视图").exists()
+    page = web.post("/me/tokens/", {"name": "T" * 81}, follow=True)
+    assert "At most 80 characters (this has 81)." in page.content.decode() and not ApiToken.objects.exists()
+    page = web.post("/followups/new/", {"account": account.pk, "kind": "call", "content": "长" * 10001})
+    assert page.status_code == 200 and not FollowUp.objects.filter(account=account).exists()
