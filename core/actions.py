@@ -304,6 +304,38 @@ def team_of(instance):
     )
 
 
+def save_view(*, user, object_type: str, name: str, query: str, is_shared: bool = False):
+    """A named list filter of `user`'s, replaced when he saves one of the same name. Too long a name or
+    filter is refused, not cut: a cut filter would be another view."""
+    from .models import SavedView
+
+    name, query = name.replace("\x00", "").strip(), query.replace("\x00", "")
+    longest_name = SavedView._meta.get_field("name").max_length
+    longest_query = SavedView._meta.get_field("query").max_length
+    if not name:
+        raise ValidationError({"name": [_("Give the view a name.")]})
+    if len(name) > longest_name or len(query) > longest_query:
+        raise ValidationError(
+            {
+                "name": [
+                    _("A view's name has at most %(name)d characters and its filters at most %(query)d.")
+                    % {"name": longest_name, "query": longest_query}
+                ]
+            }
+        )
+    view, _created = SavedView.objects.update_or_create(
+        user=user, object_type=object_type, name=name, defaults={"query": query, "is_shared": is_shared}
+    )
+    return view
+
+
+def delete_view(*, user, view_id: int | None) -> None:
+    """Only his own: a view shared with everyone is deleted by the one who saved it."""
+    from .models import SavedView
+
+    SavedView.objects.filter(pk=view_id or 0, user=user).delete()
+
+
 def issue_api_token(*, user, name: str) -> tuple:
     """A new bearer token for `user`; the raw secret is returned once and only its hash is kept."""
     from .models import ApiToken

@@ -235,7 +235,7 @@ def idempotent_create(request: HttpRequest, create, serialize) -> tuple[int, Any
 class TransferIn(Schema):
     ids: list[Id] = Field(..., min_length=1, max_length=10000)
     owner_id: Int
-    note: str = Field("", max_length=500)
+    note: str = Field("", max_length=core_actions.TRANSFER_NOTE_MAX)
 
 
 class TransferOut(Schema):

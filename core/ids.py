@@ -54,13 +54,12 @@ def _not_a_boolean(value):
     return value
 
 
-# For API input schemas: a whole number that is not true or false, and an id a database key can hold. The
-# bounds come before the check so that the OpenAPI document shows them as JSON Schema's minimum and maximum.
-Int = Annotated[int, BeforeValidator(_not_a_boolean)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_not_a_boolean)]
-
-
 def whole(ge: int | None = None, le: int | None = None):
-    """`Int` within bounds (bounds given to the field itself would follow the check and be documented as
-    pydantic's own `ge`/`le`, which no OpenAPI tool reads)."""
+    """For API input schemas: a whole number that is not true or false, within bounds. The bounds come
+    before the check (bounds given to the field itself would follow it and be documented as pydantic's
+    own `ge`/`le`, which no OpenAPI tool reads)."""
     return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_not_a_boolean)]
+
+
+Int = whole()
+Id = whole(1, MAX_ID)  # an id a database key can hold

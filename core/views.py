@@ -202,31 +202,27 @@ class ObjectListView(LoginRequiredMixin, View):
         if operation == "save_view":
             return self.save_view()
         if operation == "delete_view":
-            SavedView.objects.filter(pk=parse_id(request.POST.get("view_id")) or 0, user=request.user).delete()
+            core_actions.delete_view(user=request.user, view_id=parse_id(request.POST.get("view_id")))
             return redirect(request.path)
         if operation == "transfer" and self.transfer_action is not None:
             return self.bulk_transfer()
         raise Http404
 
     def save_view(self):
-        name = (self.request.POST.get("name") or "").replace("\x00", "").strip()
         query = self.request.POST.get("query", "").replace("\x00", "")
-        longest_name = SavedView._meta.get_field("name").max_length
-        longest_query = SavedView._meta.get_field("query").max_length
-        if len(name) > longest_name or len(query) > longest_query:  # cut, it would be another view
-            messages.error(
-                self.request,
-                _("A view's name has at most %(name)d characters and its filters at most %(query)d.")
-                % {"name": longest_name, "query": longest_query},
-            )
-        elif name:
-            SavedView.objects.update_or_create(
+        try:
+            view = core_actions.save_view(
                 user=self.request.user,
                 object_type=self.object_type,
-                name=name,
-                defaults={"query": query, "is_shared": bool(self.request.POST.get("is_shared"))},
+                name=self.request.POST.get("name") or "",
+                query=query,
+                is_shared=bool(self.request.POST.get("is_shared")),
             )
-            messages.success(self.request, _("View “%(name)s” saved.") % {"name": name})
+            messages.success(self.request, _("View “%(name)s” saved.") % {"name": view.name})
+        except ValidationError as error:
+            for msgs in validation_error_fields(error).values():
+                for m in msgs:
+                    messages.error(self.request, m)
         return HttpResponseRedirect(f"{self.request.path}?{query}")
 
     def bulk_transfer(self):

@@ -8,7 +8,7 @@ from core.api import OwnedOut, build_crud_router, payload_data, resolver
 from core.ids import Id, Int
 
 from . import actions
-from .models import FollowUp
+from .models import CONTENT_MAX, FollowUp
 
 
 class FollowUpOut(OwnedOut):
@@ -35,7 +35,7 @@ class FollowUpIn(Schema):
     lead_id: Int | None = None
     opportunity_id: Int | None = None
     occurred_at: AwareDatetime | None = Field(None, description="With its UTC offset, e.g. 2026-06-01T10:00:00+08:00")
-    content: str = Field(..., min_length=1, max_length=10000)
+    content: str = Field(..., min_length=1, max_length=CONTENT_MAX)
     next_step: str = Field("", max_length=300)
     next_follow_up_on: datetime.date | None = None
     owner_id: Int | None = None
@@ -44,7 +44,7 @@ class FollowUpIn(Schema):
 class FollowUpPatch(Schema):
     kind: str | None = None
     occurred_at: AwareDatetime | None = Field(None, description="With its UTC offset, e.g. 2026-06-01T10:00:00+08:00")
-    content: str | None = Field(None, min_length=1, max_length=10000)
+    content: str | None = Field(None, min_length=1, max_length=CONTENT_MAX)
     next_step: str | None = Field(None, max_length=300)
     next_follow_up_on: datetime.date | None = None
     owner_id: Int | None = None

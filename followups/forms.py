@@ -1,5 +1,4 @@
 from django import forms
-from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -9,8 +8,6 @@ from core.views import FilterForm
 
 from .choices import FollowUpType
 from .models import FollowUp
-
-CONTENT_MAX = 10000
 
 
 class FollowUpForm(TideModelForm):
@@ -34,9 +31,6 @@ class FollowUpForm(TideModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["occurred_at"].required = False  # a rep logging a call right after it: now
-        self.fields["content"].max_length = CONTENT_MAX  # as in the API
-        self.fields["content"].validators.append(MaxLengthValidator(CONTENT_MAX))
-        self.fields["content"].widget.attrs["maxlength"] = CONTENT_MAX
 
     def clean_occurred_at(self):
         return self.cleaned_data.get("occurred_at") or timezone.now()

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -10,6 +11,8 @@ from core.models import OwnedModel
 from core.validators import validate_plausible_moment
 
 from .choices import FollowUpType
+
+CONTENT_MAX = 10000
 
 
 class FollowUp(OwnedModel):
@@ -59,7 +62,8 @@ class FollowUp(OwnedModel):
         db_index=False,
     )
     occurred_at = models.DateTimeField(_("when"), default=timezone.now, validators=[validate_plausible_moment])
-    content = models.TextField(_("what was said"))
+    # The length bounds the page's field (and its validation) and, through full_clean, every other way in.
+    content = models.TextField(_("what was said"), max_length=CONTENT_MAX, validators=[MaxLengthValidator(CONTENT_MAX)])
     next_step = models.CharField(_("next step"), max_length=300, blank=True)
     next_follow_up_on = models.DateField(_("next follow-up date"), null=True, blank=True)
 

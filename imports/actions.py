@@ -220,6 +220,7 @@ def cancel(*, job: ImportJob, user) -> ImportJob:
 # silent for QUEUED_STALLED_AFTER (or never handed over) is queued again.
 STALLED_AFTER = datetime.timedelta(minutes=2)
 QUEUED_STALLED_AFTER = datetime.timedelta(minutes=10)
+STALL_FIELDS = ("pk", "status", "indexed", "created_count", "progress_at")
 
 
 def remove_orphan_files(*, now=None, older_than=datetime.timedelta(days=1)) -> int:
@@ -249,15 +250,11 @@ def resume_interrupted(*, now=None) -> int:
     Safe when the job is in fact alive: batches are claimed by cursor under a lock and indexing replaces,
     never adds. Runs every minute from the scheduler."""
     now = now or timezone.now()
-    silent = Q(progress_at__isnull=True) | Q(progress_at__lt=now - STALLED_AFTER)
-    stalled = (
-        Q(status=JobStatus.RUNNING, progress_at__lt=now - STALLED_AFTER)
-        | Q(status=JobStatus.RUNNING, progress_at__isnull=True)
-        | Q(status=JobStatus.QUEUED, progress_at__lt=now - QUEUED_STALLED_AFTER)
-        | Q(status=JobStatus.QUEUED, progress_at__isnull=True)
-        | (Q(status=JobStatus.DONE, indexed=False, created_count__gt=0) & silent)
+    busy = Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]) | Q(
+        status=JobStatus.DONE, indexed=False, created_count__gt=0
     )
-    ids = list(ImportJob.objects.filter(stalled).values_list("pk", flat=True))
+    # the jobs that could be stalled; ImportJob.stalled_at says which are
+    ids = [job.pk for job in ImportJob.objects.filter(busy).only(*STALL_FIELDS) if job.stalled_at(now)]
     # marked as handed over, so that the next run waits as long again before handing it over once more
     ImportJob.objects.filter(pk__in=ids).update(progress_at=now)
     for pk in ids:

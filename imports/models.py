@@ -75,14 +75,18 @@ class ImportJob(models.Model):
 
     @property
     def stalled(self) -> bool:
-        """Running, yet silent for longer than a worker ever is between two batches (queued: for longer
-        than a queue of other imports would keep it waiting)."""
+        return self.stalled_at(timezone.now())
+
+    def stalled_at(self, now) -> bool:
+        """Running (or indexing), yet silent for longer than a worker ever is between two batches; queued,
+        for longer than a queue of other imports would keep it waiting. The scheduler hands such a job
+        to the workers again (actions.resume_interrupted)."""
         from .actions import QUEUED_STALLED_AFTER, STALLED_AFTER
 
         if not (self.status in (JobStatus.QUEUED, JobStatus.RUNNING) or self.indexing):
             return False
         silence = QUEUED_STALLED_AFTER if self.status == JobStatus.QUEUED else STALLED_AFTER
-        return self.progress_at is None or self.progress_at < timezone.now() - silence
+        return self.progress_at is None or self.progress_at < now - silence
 
     @property
     def finished(self) -> bool:

@@ -103,29 +103,26 @@ def _covers(actor, role: Role, object_types=None) -> bool:
     return True
 
 
-def may_grant(actor, role: Role) -> bool:
+def may_grant(actor, role: Role, *, with_login: bool = False) -> bool:
     """Whether `actor` may give (or take away) `role`. An HR system's account may give the roles of the
     sales organisation (that is its job), but not the administrator's role nor rights over people and
-    roles beyond its own: otherwise whoever may edit users could make himself administrator."""
-    return actor.is_superuser or is_admin(actor) or _covers(actor, role, ORG_TYPES)
+    roles beyond its own: otherwise whoever may edit users could make himself administrator.
+    `with_login`: the actor also sets the password, so will sign in with every right the role gives."""
+    return is_admin(actor) or _covers(actor, role, None if with_login else ORG_TYPES)
 
 
 def may_log_in_as(actor, target: User) -> bool:
     """Whether `actor` may set `target`'s password, and so sign in with his rights: only when every one
     of them is the actor's own as well."""
-    if actor.pk == target.pk or actor.is_superuser or is_admin(actor):
+    if actor.pk == target.pk or is_admin(actor):
         return True
-    return not target.is_superuser and all(_covers(actor, role) for role in target.roles.all())
+    return not target.is_superuser and all(may_grant(actor, role, with_login=True) for role in target.roles.all())
 
 
 def _check_roles_change(actor, before, after, *, with_password: bool = False) -> None:
-    """`with_password`: a new account the actor can sign in with, so only with rights he has himself."""
-    unrestricted = actor.is_superuser or is_admin(actor)
-
-    def refused(role) -> bool:
-        return not may_grant(actor, role) or (with_password and not unrestricted and not _covers(actor, role))
-
-    names = sorted(role.name for role in set(before) ^ set(after) if refused(role))
+    names = sorted(
+        role.name for role in set(before) ^ set(after) if not may_grant(actor, role, with_login=with_password)
+    )
     if names:
         raise ValidationError(
             {

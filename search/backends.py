@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from core.choices import ObjectType
-
 from .tokens import name_tokens, query_terms, type_token
 
 CANDIDATE_LIMIT = 2000
@@ -78,11 +76,6 @@ def filter_matching(qs, query: str):
     return qs.filter(pk__in=RawSQL(*candidates))  # noqa: S611 - SQL is ours, the query is a bound parameter
 
 
-# The names a public pool's members may search its waiting records by: not their phones or e-mails, which
-# members see only after claiming (a search by them would tell which waiting record has that number).
-NAME_FIELDS = {ObjectType.LEAD: ("company", "contact_name"), ObjectType.ACCOUNT: ("name", "short_name")}
-
-
 def names_match(words: list[list[str]], names) -> bool:
     """Every query word is a prefix of a token of one of `names`, as the index would find it."""
     tokens = set().union(*(name_tokens(name) for name in names))
@@ -91,7 +84,11 @@ def names_match(words: list[list[str]], names) -> bool:
 
 def filter_matching_names(qs, query: str):
     """`filter_matching` by the records' names alone: the index's matches among `qs`, kept when their names
-    match every word (the index holds phones and e-mails in the same tokens)."""
+    match every word (the index holds phones and e-mails in the same tokens). A public pool's members
+    search so: they see phones and e-mails only after claiming, and a search by them would tell which
+    waiting record has that number."""
+    from .indexer import NAME_FIELDS
+
     candidates = candidate_ids_sql(qs.model.object_type, query)
     if candidates is None:
         return qs

@@ -11,9 +11,14 @@ from core.choices import ObjectType
 from .models import SearchEntry
 from .tokens import document
 
+# The fields whose text is indexed as names (characters, pinyin, initials); phones and e-mails are not
+# names. A public pool is searched by these alone (search.backends.filter_matching_names).
+NAME_FIELDS = {ObjectType.LEAD: ("company", "contact_name"), ObjectType.ACCOUNT: ("name", "short_name")}
+
 
 def _account(a):
-    return document(ObjectType.ACCOUNT, names=[a.name, a.short_name], phones=[a.phone], words=[a.credit_code])
+    names = [getattr(a, field) for field in NAME_FIELDS[ObjectType.ACCOUNT]]
+    return document(ObjectType.ACCOUNT, names=names, phones=[a.phone], words=[a.credit_code])
 
 
 def _contact(c):
@@ -21,7 +26,8 @@ def _contact(c):
 
 
 def lead_document(company: str, contact_name: str, phone: str, email: str) -> str:
-    """A lead's tokens from its values alone (an import computes them in a helper process)."""
+    """A lead's tokens from its values alone (an import computes them in a helper process); its names
+    are NAME_FIELDS[lead]."""
     return document(ObjectType.LEAD, names=[company, contact_name], phones=[phone], words=[email])
 
 
